@@ -1,0 +1,153 @@
+"""One run's parameters, validated once (design: parameters -> config -> data -> ...).
+
+A parameter means the same thing, with the same name, in a notebook's ``parameters`` cell,
+a papermill ``-p`` override, the results file and the book's tables. Every bad value raises a
+``ValueError`` that names the parameter and what is allowed.
+"""
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+from mtlib.ema import EMA_SCHEDULES, check_decay
+
+METHODS = ("supervised", "pi", "temporal_ensembling", "mean_teacher")
+DATASETS = ("cifar10", "svhn", "imagefolder")
+ARCHS = ("convnet13", "resnet26_shakeshake")
+OPTIMIZERS = ("adam", "sgd")
+NORMALIZATIONS = ("zca", "per_image", "meanstd", "none")
+CONSISTENCY_ON = ("all", "unlabeled")
+
+
+@dataclass
+class RunConfig:
+    """Defaults follow the paper's CIFAR-10 ConvNet protocol (paper-settings.md) except ``steps``."""
+
+    # what to run
+    method: str = "mean_teacher"
+    dataset: str = "cifar10"
+    data_root: Optional[str] = None          # None: $MTLIB_DATA, else ~/.cache/mtlib/data
+    download: bool = False
+    n_labels: int = 4000
+    seed: int = 0
+    n_val: int = 0                           # images held out of train for validation (Fig. 4: 7325)
+    classes: Optional[list] = None           # CPU-scale knob: a subset of class names
+    max_train: Optional[int] = None          # CPU-scale knob: a seeded subset of training images
+    normalization: str = "zca"
+    max_test: Optional[int] = None           # CPU-scale knob: evaluate on a seeded test subset
+    # model
+    arch: str = "convnet13"
+    width: float = 1.0                       # ConvNet-13 width multiplier (1 = 128/256/512)
+    dropout: float = 0.5
+    two_heads: bool = False                  # dual output (Fig. 4e)
+    # noise (Sec. 3, App. B): translation px, horizontal flip, Gaussian input noise sigma
+    translate: int = 2
+    flip: bool = True
+    input_noise: float = 0.15
+    # batches: labeled_per_batch=None draws batches from the whole set with a labeled mask
+    batch_size: int = 100
+    labeled_per_batch: Optional[int] = None
+    # optimisation
+    steps: int = 150_000
+    optimizer: str = "adam"
+    lr: float = 0.003
+    rampup_steps: int = 40_000               # lr, consistency weight (and EMA switch) ramp-up
+    rampdown_steps: int = 25_000             # lr and Adam beta1 ramp-down
+    adam_beta1: float = 0.9
+    adam_beta1_rampdown: float = 0.5
+    adam_beta2_rampup: float = 0.99
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.0
+    nesterov_momentum: float = 0.9
+    lr_schedule: str = "sigmoid"             # sigmoid ramps (ConvNet) | cosine (ResNet, PyTorch code)
+    # consistency
+    consistency: str = "mse"
+    consistency_tau: Optional[float] = None  # Fig. 4f family; None uses ``consistency``
+    consistency_weight: float = 8.0          # CIFAR-10: 100 * n_labels / 50000
+    consistency_on: str = "all"              # CIFAR-10 applies it to all images, SVHN to unlabeled
+    logit_distance_weight: float = 0.0       # dual output coupling (Fig. 4e)
+    # teacher
+    ema_decay: float = 0.999
+    ema_schedule: str = "constant"
+    ema_decay_rampup: float = 0.99
+    te_alpha: float = 0.6                    # Temporal Ensembling's per-example ensemble momentum
+    # bookkeeping
+    eval_every: int = 1000
+    eval_batch_size: int = 500
+    checkpoint_every: int = 0                # 0: no checkpoints
+    checkpoint_dir: Optional[str] = None
+    device: str = "cpu"
+    threads: int = 0                         # 0: leave torch's default
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raise ValueError naming the first bad parameter."""
+        _choice("method", self.method, METHODS)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("arch", self.arch, ARCHS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("normalization", self.normalization, NORMALIZATIONS)
+        _choice("consistency", self.consistency, ("mse", "kl"))
+        _choice("consistency_on", self.consistency_on, CONSISTENCY_ON)
+        _choice("ema_schedule", self.ema_schedule, EMA_SCHEDULES)
+        _choice("lr_schedule", self.lr_schedule, ("sigmoid", "cosine"))
+        for name in ("steps", "batch_size", "eval_batch_size"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("n_labels",):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("n_val", "translate", "rampup_steps", "rampdown_steps", "eval_every",
+                     "checkpoint_every", "threads"):
+            _at_least(name, getattr(self, name), 0)
+        for name in ("lr", "input_noise", "consistency_weight", "logit_distance_weight",
+                     "weight_decay"):
+            _at_least(name, getattr(self, name), 0.0)
+        if self.width <= 0:
+            raise ValueError(f"width={self.width} must be > 0 (1 is the paper's 128/256/512 channels)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout} is outside [0, 1)")
+        check_decay(self.ema_decay, "ema_decay")
+        check_decay(self.ema_decay_rampup, "ema_decay_rampup")
+        check_decay(self.te_alpha, "te_alpha")
+        if self.consistency_tau is not None and not 0.0 <= self.consistency_tau <= 1.0:
+            raise ValueError(f"consistency_tau={self.consistency_tau} is outside [0, 1]; 0 is MSE, 1 is KL")
+        if self.labeled_per_batch is not None:
+            if not 1 <= self.labeled_per_batch <= self.batch_size:
+                raise ValueError(f"labeled_per_batch={self.labeled_per_batch} must be between 1 and "
+                                 f"batch_size={self.batch_size} (or None for a labeled mask)")
+        if self.rampdown_steps > self.steps:
+            raise ValueError(f"rampdown_steps={self.rampdown_steps} is longer than steps={self.steps}")
+        if self.logit_distance_weight > 0 and not self.two_heads:
+            raise ValueError("logit_distance_weight > 0 needs two_heads=True (dual output, Fig. 4e)")
+        if self.max_test is not None:
+            _at_least("max_test", self.max_test, 1)
+        if self.max_train is not None:
+            _at_least("max_train", self.max_train, 1)
+            if self.n_labels > self.max_train:
+                raise ValueError(f"n_labels={self.n_labels} is more than max_train={self.max_train} images")
+        return self
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a dict, rejecting unknown keys by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown}; known parameters: {sorted(known)}")
+        return cls(**values)
+
+    def replace(self, **changes):
+        """A validated copy with ``changes`` applied."""
+        return RunConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is unknown; choose one of {', '.join(map(repr, allowed))}")
+
+
+def _at_least(name, value, low):
+    if value is None or value < low:
+        raise ValueError(f"{name}={value!r} must be >= {low}")

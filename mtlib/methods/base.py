@@ -1,0 +1,70 @@
+"""What every method is to the trainer: a batch in, a loss out, plus two hooks (design card)."""
+import torch
+
+from mtlib.losses import NO_LABEL, classification_cost, consistency_cost, logit_distance
+
+
+def split_heads(output):
+    """(class_logits, consistency_logits): one head serves both unless the model has two (Fig. 4e)."""
+    if isinstance(output, (tuple, list)):
+        return output[0], output[1]
+    return output, output
+
+
+class Method:
+    """Base class. Subclasses implement :meth:`loss`; hooks default to doing nothing.
+
+    ``student`` is trained; ``ema`` is the exponential moving average of the student that the
+    trainer keeps for every method (the paper evaluates EMA weights for all models, Table 1) and
+    that Mean Teacher also uses as its teacher. ``augment(x, generator)`` draws fresh noise.
+    """
+
+    name = "base"
+    uses_unlabeled = True
+
+    def __init__(self, student, ema, cfg, augment, generator, n_train, num_classes):
+        self.student, self.ema, self.cfg = student, ema, cfg
+        self.augment, self.generator = augment, generator
+        self.n_train, self.num_classes = n_train, num_classes
+
+    def loss(self, x, labels, index, step, weight):
+        """Return (total loss tensor, dict of float stats) for one batch.
+
+        x: normalised images (B, C, H, W); labels: true labels with NO_LABEL for unlabeled images;
+        index: positions of the images in the training set; weight: consistency weight now.
+        """
+        raise NotImplementedError
+
+    def after_step(self, step):
+        """Called after the optimiser and EMA updates of ``step``."""
+
+    def after_epoch(self, epoch):
+        """Called when the batch sampler finishes pass number ``epoch`` (1-based) over the data."""
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    # shared pieces -----------------------------------------------------------------
+    def _consistency(self, student_logits, target_logits, labels):
+        """Consistency cost averaged over the images ``consistency_on`` selects (all or unlabeled)."""
+        per_image = consistency_cost(student_logits, target_logits, self.cfg.consistency,
+                                     self.cfg.consistency_tau, reduction="none")
+        if self.cfg.consistency_on == "unlabeled":
+            mask = (labels == NO_LABEL).to(per_image.dtype)
+            return (per_image * mask).sum() / mask.sum().clamp(min=1.0)
+        return per_image.mean()
+
+    def _student_costs(self, output, labels):
+        """Classification cost on the class head, plus the logit-distance coupling of Fig. 4e."""
+        class_logits, cons_logits = split_heads(output)
+        class_cost = classification_cost(class_logits, labels)
+        stats = {"class_cost": float(class_cost.detach())}
+        total = class_cost
+        if self.cfg.logit_distance_weight > 0:
+            res = logit_distance(class_logits, cons_logits)
+            total = total + self.cfg.logit_distance_weight * res
+            stats["logit_distance"] = float(res.detach())
+        return total, class_logits, cons_logits, stats

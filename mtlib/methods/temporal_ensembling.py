@@ -1,0 +1,60 @@
+"""Temporal Ensembling (Laine & Aila 2017; paper Sec. 1): targets are per-example prediction averages.
+
+During an epoch the student's softmax output for each image is recorded. At the end of the
+epoch the ensemble is updated, Z <- a Z + (1 - a) z, and the targets become the bias-corrected
+Z / (1 - a^t) (t = epochs so far): without the correction the early targets are shrunk towards
+zero because Z starts at 0. Targets therefore change once per epoch, and the consistency weight
+is 0 during the first epoch, when no target exists yet. Memory is O(N x classes), not O(parameters).
+"""
+import torch
+import torch.nn.functional as F
+
+from mtlib.methods.base import Method
+
+
+class TemporalEnsembling(Method):
+    name = "temporal_ensembling"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        shape = (self.n_train, self.num_classes)
+        self.ensemble = torch.zeros(shape)        # Z
+        self.epoch_outputs = torch.zeros(shape)   # z, this epoch's latest prediction per image
+        self.targets = torch.zeros(shape)         # Z / (1 - a^t)
+        self.epochs_done = 0
+
+    def loss(self, x, labels, index, step, weight):
+        output = self.student(self.augment(x, self.generator))
+        total, _, cons_logits, stats = self._student_costs(output, labels)
+        self.epoch_outputs[index] = F.softmax(cons_logits.detach(), dim=1).float().cpu()
+        if self.epochs_done > 0:
+            target = self.targets[index].to(cons_logits.device)
+            cons = self._consistency_to_probs(cons_logits, target, labels)
+            total = total + weight * cons
+            stats["consistency_cost"] = float(cons.detach())
+        else:
+            stats["consistency_cost"] = 0.0
+        stats["loss"] = float(total.detach())
+        return total, stats
+
+    def _consistency_to_probs(self, logits, target_probs, labels):
+        # the cost functions take logits; log-probabilities are logits of the same softmax
+        return self._consistency(logits, target_probs.clamp_min(1e-12).log(), labels)
+
+    def after_epoch(self, epoch):
+        a = self.cfg.te_alpha
+        self.ensemble.mul_(a).add_(self.epoch_outputs, alpha=1.0 - a)
+        self.epochs_done += 1
+        self.targets = self.ensemble / (1.0 - a ** self.epochs_done)
+
+    def memory_bytes(self):
+        """Bytes held for the per-example ensemble (Z, this epoch's z and the targets)."""
+        return sum(t.numel() * t.element_size() for t in (self.ensemble, self.epoch_outputs, self.targets))
+
+    def state_dict(self):
+        return {"ensemble": self.ensemble, "epoch_outputs": self.epoch_outputs,
+                "targets": self.targets, "epochs_done": self.epochs_done}
+
+    def load_state_dict(self, state):
+        self.ensemble, self.epoch_outputs = state["ensemble"], state["epoch_outputs"]
+        self.targets, self.epochs_done = state["targets"], int(state["epochs_done"])

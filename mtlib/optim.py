@@ -1,0 +1,48 @@
+"""Optimisers and their per-step schedules (paper App. B; paper-settings.md).
+
+Adam (ConvNet runs): lr = max_lr * rampup * rampdown with the sigmoid ramps, beta1 ramped down
+from 0.9 to 0.5 with the lr, beta2 = 0.99 during ramp-up and 0.999 after.
+SGD with Nesterov momentum (ResNet runs, authors' PyTorch code): lr = max_lr * linear warm-up *
+cosine ramp-down.
+"""
+import torch
+
+from mtlib import ramps
+
+
+def make_optimizer(params, cfg):
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2_rampup),
+                                weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.nesterov_momentum, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    raise ValueError(f"optimizer={cfg.optimizer!r} is unknown; choose 'adam' or 'sgd'")
+
+
+def schedule(cfg, step):
+    """The hyperparameters in force at ``step``: dict with lr (and betas for Adam)."""
+    if cfg.lr_schedule == "cosine":
+        lr = cfg.lr * ramps.linear_rampup(step, cfg.rampup_steps) * ramps.cosine_rampdown(step, cfg.steps)
+        return {"lr": lr}
+    up = ramps.sigmoid_rampup(step, cfg.rampup_steps)
+    down = ramps.sigmoid_rampdown(step, cfg.rampdown_steps, cfg.steps)
+    out = {"lr": cfg.lr * up * down}
+    if cfg.optimizer == "adam":
+        beta1 = down * cfg.adam_beta1 + (1.0 - down) * cfg.adam_beta1_rampdown
+        beta2 = cfg.adam_beta2_rampup if step < cfg.rampup_steps else cfg.adam_beta2
+        out["betas"] = (beta1, beta2)
+    return out
+
+
+def apply_schedule(optimizer, cfg, step):
+    """Set the step's hyperparameters on every parameter group; return them."""
+    values = schedule(cfg, step)
+    for group in optimizer.param_groups:
+        group.update(values)
+    return values
+
+
+def consistency_weight(cfg, step):
+    """w(t) = w_max * exp(-5 (1 - t)^2) over the ramp-up (paper Sec. 3: ramped up from 0)."""
+    return cfg.consistency_weight * ramps.sigmoid_rampup(step, cfg.rampup_steps)

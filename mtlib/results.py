@@ -1,0 +1,125 @@
+"""What a run leaves behind: history, final metrics and provenance, saved as one JSON file.
+
+A chapter that finds a results file for exactly its parameters and the current mtlib version
+loads it instead of training again (``load_matching``); anything else trains.
+"""
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+import mtlib
+
+RESULTS_FORMAT = "mtlib-result/1"
+# parameters that do not change what a run computes, so they do not enter its identity
+NOT_IDENTITY = ("data_root", "download", "device", "threads", "checkpoint_dir", "checkpoint_every",
+                "eval_batch_size")
+
+
+@dataclass
+class RunResult:
+    config: dict
+    history: list = field(default_factory=list)
+    final: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"format": RESULTS_FORMAT, "mtlib_version": self.provenance.get("mtlib_version"),
+                "key": run_key(self.config), "config": self.config, "final": self.final,
+                "provenance": self.provenance, "history": self.history}
+
+    def save(self, path):
+        """Write atomically (temp file + rename), so an interrupted save never leaves half a file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
+        os.replace(tmp, path)
+        return path
+
+    def series(self, name):
+        """(steps, values) of one history column, skipping rows without it."""
+        rows = [r for r in self.history if r.get(name) is not None]
+        return [r["step"] for r in rows], [r[name] for r in rows]
+
+
+def load_result(path):
+    """Read a results file; a foreign or malformed file raises ValueError naming the path."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"results file {path} cannot be read as JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        raise ValueError(f"results file {path} is not an mtlib results file (format != {RESULTS_FORMAT!r})")
+    return RunResult(config=data["config"], history=data.get("history", []),
+                     final=data.get("final", {}), provenance=data.get("provenance", {}))
+
+
+def identity(config):
+    """The parameters that define what a run computes."""
+    return {k: v for k, v in sorted(config.items()) if k not in NOT_IDENTITY}
+
+
+def run_key(config):
+    """A short stable hash of the run's identity, used in file names."""
+    blob = json.dumps(identity(config), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def result_path(results_dir, config):
+    c = config
+    name = f"{c['dataset']}-{c['method']}-{c['n_labels']}labels-seed{c['seed']}-{run_key(c)}.json"
+    return Path(results_dir) / name
+
+
+def load_matching(results_dir, config, version=None):
+    """The saved result for exactly ``config`` and mtlib ``version`` (default: this one), or None."""
+    version = version or mtlib.__version__
+    path = result_path(results_dir, config)
+    if not path.exists():
+        return None
+    result = load_result(path)
+    if result.provenance.get("mtlib_version") != version or identity(result.config) != identity(config):
+        return None
+    return result
+
+
+def provenance(device, wall_time_s, images_per_s):
+    """Where and how a run was made: versions, commit, device, timing."""
+    return {
+        "mtlib_version": mtlib.__version__,
+        "git_commit": _git_commit(),
+        "torch_version": torch.__version__,
+        "device": _device_name(device),
+        "host_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "wall_time_s": round(wall_time_s, 2),
+        "images_per_s": round(images_per_s, 1),
+    }
+
+
+def _git_commit():
+    try:
+        here = Path(mtlib.__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _device_name(device):
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
