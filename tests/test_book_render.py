@@ -1,0 +1,262 @@
+"""The built book renders math and widgets with the network switched off.
+
+Opens the built pages in headless Chromium (selenium) served from 127.0.0.1,
+with every other host unreachable, and checks that MathJax typeset the math,
+that the embedded ipywidgets render, and that the client-side link between the
+"EMA decay" slider and its number works without a kernel.  Screenshots go to
+_build/screenshots/.  See notes/RENDERING.md.
+
+HTML used: $MTLIB_BOOK_HTML if set, else _build/html, (re)built with
+scripts/build_book.sh when missing or older than the book's sources.
+Skipped when chromium / chromedriver are not installed (scripts/install_system.sh).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.book
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "_build" / "screenshots"
+STAMP = ".build_stamp"  # written by scripts/build_book.sh after a successful build
+SOURCES = ["_config.yml", "_toc.yml", "package-lock.json", "book", "mtlib", "scripts/build_book.sh"]
+
+
+def _find(env_var: str, names: list[str]) -> str | None:
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+CHROMIUM = _find("CHROME_BIN", ["chromium", "chromium-browser", "google-chrome"])
+CHROMEDRIVER = _find("CHROMEDRIVER", ["chromedriver"])
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in SOURCES:
+        path = REPO / name
+        files = [path] if path.is_file() else path.rglob("*") if path.is_dir() else []
+        for f in files:
+            if f.is_file() and "__pycache__" not in f.parts and ".ipynb_checkpoints" not in f.parts:
+                newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def _require_browser() -> None:
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip(
+            "chromium and chromedriver are needed to check the rendered book "
+            "(install with scripts/install_system.sh, or set CHROME_BIN / CHROMEDRIVER)"
+        )
+    pytest.importorskip("selenium", reason="the selenium package is needed to drive chromium")
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    _require_browser()
+    if os.environ.get("MTLIB_BOOK_HTML"):
+        html = Path(os.environ["MTLIB_BOOK_HTML"])
+        assert (html / "book" / "offline_check.html").is_file(), f"MTLIB_BOOK_HTML={html} holds no built book"
+        return html
+    html = REPO / "_build" / "html"
+    stamp = html / STAMP
+    if not stamp.is_file() or stamp.stat().st_mtime < _newest_source_mtime():
+        env = dict(os.environ)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        subprocess.run(["bash", str(REPO / "scripts" / "build_book.sh")], cwd=REPO, env=env, check=True)
+    return html
+
+
+@pytest.fixture(scope="session")
+def server(book_html: Path):
+    handler = functools.partial(_QuietHandler, directory=str(book_html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--no-first-run",
+        "--window-size=1280,1000",
+        # network off: no name resolves, and anything not loopback goes to a dead proxy
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--proxy-server=http://127.0.0.1:9",
+    ]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+# console errors that do not affect rendering
+HARMLESS_CONSOLE_ERRORS = [
+    "favicon.ico",  # the book has no favicon
+    "Got invalid theme mode",  # pydata-sphinx-theme, first visit with empty localStorage
+]
+
+
+def _open(browser, url: str) -> None:
+    browser.get_log("performance")  # drop what earlier pages logged
+    browser.get_log("browser")
+    browser.get(url)
+
+
+def _requested_urls(browser) -> list[str]:
+    urls = []
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def _wait_for_mathjax(browser, min_containers: int) -> int:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script(
+            "return !!(window.MathJax && MathJax.startup && MathJax.startup.document"
+            " && document.querySelectorAll('mjx-container').length >= arguments[0]"
+            " && !document.querySelector('mjx-merror'))",
+            min_containers,
+        ),
+        message="MathJax did not typeset the page (is _static/npm/mathjax served?)",
+    )
+    # let the typesetting promise settle before looking at the text
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "MathJax.startup.promise.then(() => done(true), () => done(false));"
+    )
+    return browser.execute_script("return document.querySelectorAll('mjx-container').length")
+
+
+def _assert_no_raw_tex(browser) -> None:
+    # visible prose: every text node outside code blocks, scripts and typeset math
+    text = browser.execute_script(
+        """
+        const root = document.querySelector('main') || document.body;
+        const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        const parts = [];
+        while (walker.nextNode()) {
+          const node = walker.currentNode;
+          if (!node.parentElement.closest('pre, code, script, style, mjx-container, input')) {
+            parts.push(node.textContent);
+          }
+        }
+        return parts.join(' ');
+        """
+    )
+    for raw in ["$$", "\\(", "\\[", "\\theta", "\\alpha"]:
+        assert raw not in text, f"untypeset TeX {raw!r} left on the page"
+
+
+def _assert_offline(browser, base: str) -> None:
+    urls = _requested_urls(browser)
+    assert urls, "no network requests were logged"
+    remote = [u for u in urls if not u.startswith((base, "data:", "blob:", "about:"))]
+    assert not remote, f"the page requested resources outside the book: {remote}"
+    errors = [
+        e["message"]
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and not any(ok in e["message"] for ok in HARMLESS_CONSOLE_ERRORS)
+    ]
+    assert not errors, f"browser console errors: {errors}"
+
+
+def _screenshot(browser, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def test_intro_math_is_typeset(browser, server):
+    _open(browser, f"{server}/book/intro.html")
+    n = _wait_for_mathjax(browser, min_containers=2)
+    assert n >= 2, "inline math and the EMA display equation should both be typeset"
+    assert browser.execute_script("return document.querySelectorAll('mjx-container[display=\"true\"]').length") >= 1
+    _assert_no_raw_tex(browser)
+    _screenshot(browser, "intro")
+    _assert_offline(browser, server)
+
+
+def test_offline_check_widgets_are_linked_client_side(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, f"{server}/book/offline_check.html")
+    _wait_for_mathjax(browser, min_containers=1)
+    _assert_no_raw_tex(browser)
+
+    wait = WebDriverWait(browser, 30)
+    slider = wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".widget-slider") or False,
+        message="the embedded ipywidgets did not render (require.js / embed-amd.js / widget state?)",
+    )[0]
+    assert "EMA decay" in slider.text
+    handle = slider.find_element(By.CSS_SELECTOR, ".noUi-handle")
+    number = browser.find_element(By.CSS_SELECTOR, ".widget-text input")
+    readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+    # the FloatText's description r"\(\alpha\) =" is typeset by MathJax 3 (widgets-setup.js)
+    wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".widget-text .widget-label mjx-container"),
+        message="the widget label's math was not typeset",
+    )
+    before = float(number.get_attribute("value"))
+    assert before == pytest.approx(0.99)
+    assert readout.text == "0.990"
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", slider)
+    _screenshot(browser, "offline_check_before")
+
+    handle.send_keys(Keys.ARROW_RIGHT * 5)  # noUiSlider: one step (0.001) per key press
+    wait.until(
+        lambda d: float(number.get_attribute("value")) != pytest.approx(before),
+        message="moving the slider did not change the jslink-ed number",
+    )
+    after = float(number.get_attribute("value"))
+    assert after == pytest.approx(0.995, abs=1e-9)
+    assert readout.text == "0.995"
+    _screenshot(browser, "offline_check")
+    _assert_offline(browser, server)
