@@ -1,0 +1,28 @@
+"""The networks: the paper's 13-layer ConvNet, ResNet-26 Shake-Shake, and the Figure 1 toy MLP.
+
+``build_model(arch, ...)`` makes one by name; ``count_parameters(model)`` counts its parameters.
+"""
+from .convnet13 import ConvNet13
+from .resnet import ResNet26ShakeShake, ShakeShakeBlock, ShakeShakeFunction, shake_shake
+from .toy import ToyNet
+
+__all__ = ["ARCHS", "ConvNet13", "ResNet26ShakeShake", "ShakeShakeBlock", "ShakeShakeFunction",
+           "ToyNet", "build_model", "count_parameters", "shake_shake"]
+
+ARCHS = {"convnet13": ConvNet13, "resnet26_shakeshake": ResNet26ShakeShake, "toy": ToyNet}
+_DEFAULT_CLASSES = {"convnet13": 10, "resnet26_shakeshake": 10, "toy": 2}
+
+
+def build_model(arch, num_classes=None, **kwargs):
+    """Make the network ``arch`` (one of ``ARCHS``); ``num_classes=None`` means the arch's default
+    (10 for the CIFAR/SVHN networks, 2 for "toy"); other keywords go to the class."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch={arch!r} is unknown; choose one of {', '.join(repr(a) for a in ARCHS)}")
+    if num_classes is None:
+        num_classes = _DEFAULT_CLASSES[arch]
+    return ARCHS[arch](num_classes=num_classes, **kwargs)
+
+
+def count_parameters(model, trainable_only=False):
+    """Number of parameter elements of ``model`` (only those requiring grad if ``trainable_only``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
