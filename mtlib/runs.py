@@ -1,0 +1,64 @@
+"""Run-or-load: what a chapter calls to get a run's result at its parameters.
+
+A results file for exactly these parameters and this mtlib version is loaded; otherwise the run
+trains (CPU scale in the book, paper scale through papermill on a GPU) and saves its file, so a
+later build, a table or a re-run of the chapter picks it up. Data are prepared once per distinct
+data identity and shared between the runs of a grid.
+"""
+import itertools
+from pathlib import Path
+
+from mtlib.config import RunConfig
+from mtlib.results import load_matching, result_path
+from mtlib.trainer import Trainer, load_data
+
+DATA_KEYS = ("dataset", "data_root", "download", "n_labels", "seed", "n_val", "normalization",
+             "classes", "max_train")
+
+
+def data_key(cfg):
+    return tuple(str(getattr(cfg, k)) for k in DATA_KEYS)
+
+
+class DataCache:
+    """Prepared data by data identity, so a grid of runs decodes and whitens each split once."""
+
+    def __init__(self):
+        self._data = {}
+
+    def get(self, cfg):
+        key = data_key(cfg)
+        if key not in self._data:
+            self._data = {key: load_data(cfg)}   # keep one: datasets are large
+        return self._data[key]
+
+
+_SHARED = DataCache()
+
+
+def run_or_load(cfg, results_dir, retrain=False, progress=False, data_cache=_SHARED, save=True):
+    """The RunResult of ``cfg``: loaded from ``results_dir`` if a matching file exists, else trained.
+
+    ``retrain=True`` ignores a saved file. ``save=False`` (smoke runs) writes nothing.
+    """
+    cfg = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(dict(cfg))
+    if results_dir is not None and not retrain:
+        found = load_matching(results_dir, cfg.to_dict())
+        if found is not None:
+            found.provenance.setdefault("loaded_from", str(result_path(results_dir, cfg.to_dict())))
+            return found
+    result = Trainer(cfg, data_cache.get(cfg)).run(progress=progress)
+    if save and results_dir is not None:
+        result.save(result_path(results_dir, cfg.to_dict()))
+    return result
+
+
+def grid(base, **axes):
+    """Configs for every combination of ``axes`` (name -> list of values) applied to ``base``."""
+    names = list(axes)
+    return [base.replace(**dict(zip(names, values))) for values in itertools.product(*axes.values())]
+
+
+def run_grid(configs, results_dir, **kwargs):
+    """run_or_load over a list of configs, in order (runs sharing data reuse it)."""
+    return [run_or_load(c, results_dir, **kwargs) for c in configs]

@@ -1,0 +1,222 @@
+"""One training loop for every method (design card: config -> data -> model -> method -> trainer).
+
+Each step: a batch of indices -> images and (masked) labels -> the method's loss -> backward ->
+optimiser step with the scheduled lr / betas -> EMA update of the teacher -> method hooks.
+Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
+test (and validation) images, and a row is added to the history.
+"""
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from mtlib import ema as ema_lib
+from mtlib.batches import MaskedBatches, TwoStreamBatches
+from mtlib.checkpoint import load_checkpoint, save_checkpoint
+from mtlib.config import RunConfig
+from mtlib.data import prepare_data
+from mtlib.evaluate import evaluate
+from mtlib.methods import make_method
+from mtlib.models import build_model
+from mtlib.noise import Augment
+from mtlib.optim import apply_schedule, consistency_weight, make_optimizer
+from mtlib.results import RunResult, provenance, run_key
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; ``history`` holds the rows computed before."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+def load_data(cfg):
+    """The data a config asks for (see mtlib.data.prepare_data)."""
+    return prepare_data(cfg.dataset, cfg.n_labels, cfg.seed, root=cfg.data_root, n_val=cfg.n_val,
+                        normalization=cfg.normalization, download=cfg.download,
+                        classes=cfg.classes, max_train=cfg.max_train)
+
+
+class Trainer:
+    """Builds model, EMA model, method, optimiser and batches from a RunConfig; ``run()`` trains."""
+
+    def __init__(self, cfg, data=None):
+        self.cfg = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(dict(cfg))
+        cfg = self.cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = torch.device(cfg.device)
+        self.data = data if data is not None else load_data(cfg)
+        torch.manual_seed(cfg.seed)
+        self.student = build_model(cfg.arch, num_classes=self.data.num_classes, width=cfg.width,
+                                   dropout=cfg.dropout, two_heads=cfg.two_heads).to(self.device)
+        self.ema = ema_lib.make_teacher(self.student)
+        self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.batch_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
+        self.method = make_method(cfg.method, self.student, self.ema, cfg, augment, self.noise_gen,
+                                  len(self.data.train_labels), self.data.num_classes)
+        self.optimizer = make_optimizer(self.student.parameters(), cfg)
+        self.batches = self._make_batches()
+        self.train_x = self.data.train_x.to(self.device)
+        self.train_y = self.data.train_y_masked.to(self.device)
+        self.test_x, self.test_y = self._test_subset()
+        self.history, self.step, self._sums, self._count = [], 0, {}, 0
+
+    def _make_batches(self):
+        cfg, d = self.cfg, self.data
+        if not self.method.uses_unlabeled:
+            # supervised-only sees the labeled images alone (paper Tables 1-2, "Supervised-only")
+            return _Remapped(MaskedBatches(len(d.labeled_idx), min(cfg.batch_size, len(d.labeled_idx)),
+                                           self.batch_gen), d.labeled_idx)
+        if cfg.labeled_per_batch is not None:
+            return TwoStreamBatches(d.labeled_idx, d.unlabeled_idx, cfg.batch_size,
+                                    cfg.labeled_per_batch, self.batch_gen)
+        return MaskedBatches(len(d.train_labels), cfg.batch_size, self.batch_gen)
+
+    def _test_subset(self):
+        x, y = self.data.test_x, self.data.test_y
+        if self.cfg.max_test is not None and self.cfg.max_test < len(y):
+            keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:self.cfg.max_test]
+            x, y = x[keep], y[keep]
+        return x, y
+
+    # ---------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self):
+        if not self.cfg.checkpoint_dir:
+            return None
+        return Path(self.cfg.checkpoint_dir) / f"{run_key(self.cfg.to_dict())}.ckpt"
+
+    def save_checkpoint(self):
+        return save_checkpoint(self.checkpoint_path, {
+            "step": self.step, "student": self.student.state_dict(), "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "method": self.method.state_dict(),
+            "batches": self.batches.state_dict(), "noise_gen": self.noise_gen.get_state(),
+            "torch_rng": torch.get_rng_state(), "history": self.history,
+            "sums": self._sums, "count": self._count, "config": self.cfg.to_dict()})
+
+    def resume(self):
+        """Load the run's checkpoint if one exists; return True when it did."""
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            return False
+        state = load_checkpoint(path)
+        self.student.load_state_dict(state["student"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.method.load_state_dict(state["method"])
+        self.batches.load_state_dict(state["batches"])
+        self.noise_gen.set_state(state["noise_gen"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history, self.step = list(state["history"]), int(state["step"])
+        self._sums, self._count = dict(state["sums"]), int(state["count"])
+        return True
+
+    # ---------------------------------------------------------------- the loop
+    def train_step(self):
+        """One optimisation step; returns the method's stats."""
+        cfg, step = self.cfg, self.step
+        epoch_before = int(self.batches.epoch)
+        index = next(self.batches)
+        hyper = apply_schedule(self.optimizer, cfg, step)
+        weight = consistency_weight(cfg, step)
+        self.student.train()
+        x, labels = self.train_x[index.to(self.device)], self.train_y[index.to(self.device)]
+        loss, stats = self.method.loss(x, labels, index, step, weight)
+        if not math.isfinite(float(loss.detach())):
+            where = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path else ""
+            raise TrainingDiverged(f"loss became {float(loss)} at step {step} (lr={hyper['lr']:.3g}, "
+                                   f"consistency weight={weight:.3g}){where}", self.history)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        decay = ema_lib.ema_decay(step, cfg.ema_schedule, cfg.ema_decay, cfg.rampup_steps, cfg.ema_decay_rampup)
+        ema_lib.ema_update(self.ema, self.student, decay)
+        self.method.after_step(step)
+        self.step += 1
+        # TE and friends: a pass over the data just ended?
+        if int(self.batches.epoch) > epoch_before:
+            self.method.after_epoch(int(self.batches.epoch))
+        stats.update(lr=hyper["lr"], weight=weight, ema_decay=decay)
+        for k, v in stats.items():
+            self._sums[k] = self._sums.get(k, 0.0) + float(v)
+        self._count += 1
+        return stats
+
+    def evaluate_now(self):
+        """Evaluate student and EMA model; append a history row with the averaged train stats."""
+        row = {"step": self.step, "epoch": float(self.batches.epoch),
+               **{f"train_{k}": v / max(self._count, 1) for k, v in self._sums.items()}}
+        for name, model in (("student", self.student), ("ema", self.ema)):
+            err, cost = evaluate(model, self.test_x, self.test_y, self.cfg.eval_batch_size, self.device)
+            row[f"{name}_test_error"], row[f"{name}_test_cost"] = err, cost
+            if len(self.data.val_y):
+                err, cost = evaluate(model, self.data.val_x, self.data.val_y, self.cfg.eval_batch_size, self.device)
+                row[f"{name}_val_error"], row[f"{name}_val_cost"] = err, cost
+        self.history.append(row)
+        self._sums, self._count = {}, 0
+        return row
+
+    def run(self, progress=True, resume=True):
+        """Train to ``cfg.steps``; return a RunResult (history, final metrics, provenance)."""
+        cfg = self.cfg
+        if resume:
+            self.resume()
+        start_step, t0 = self.step, time.perf_counter()
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=cfg.method,
+                   mininterval=2.0, dynamic_ncols=True)
+        while self.step < cfg.steps:
+            stats = self.train_step()
+            bar.update(1)
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
+                row = self.evaluate_now()
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", ema_err=f"{row['ema_test_error']:.1f}%")
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.checkpoint_path:
+                self.save_checkpoint()
+        if not self.history or self.history[-1]["step"] != self.step:
+            self.evaluate_now()
+        bar.close()
+        wall = time.perf_counter() - t0
+        images = (self.step - start_step) * cfg.batch_size
+        final = {k: v for k, v in self.history[-1].items() if k.endswith(("_error", "_cost"))}
+        final["step"] = self.step
+        if hasattr(self.method, "memory_bytes"):
+            final["method_memory_bytes"] = self.method.memory_bytes()
+        return RunResult(config=cfg.to_dict(), history=self.history, final=final,
+                         provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0))
+
+
+class _Remapped:
+    """A batch sampler over positions 0..n-1 of ``index`` that yields ``index[positions]``."""
+
+    def __init__(self, sampler, index):
+        self.sampler, self.index = sampler, index
+
+    def __next__(self):
+        return self.index[next(self.sampler)]
+
+    def __iter__(self):
+        return self
+
+    @property
+    def epoch(self):
+        return self.sampler.epoch
+
+    def state_dict(self):
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state):
+        self.sampler.load_state_dict(state)
+
+
+def train(cfg=None, data=None, progress=True, resume=True, **params):
+    """Train one run: ``train(method="mean_teacher", n_labels=1000, steps=2000, ...)``."""
+    if cfg is None:
+        cfg = RunConfig(**params)
+    elif params:
+        cfg = cfg.replace(**params)
+    return Trainer(cfg, data).run(progress=progress, resume=resume)

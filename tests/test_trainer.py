@@ -1,0 +1,121 @@
+"""The one trainer: determinism, checkpoint-and-resume, divergence, results files."""
+import math
+
+import pytest
+import torch
+
+from mtlib.batches import masked_labels
+from mtlib.config import RunConfig
+from mtlib.data import SemiSupervisedData
+from mtlib.results import load_matching, load_result, result_path
+from mtlib.runs import run_or_load
+from mtlib.trainer import Trainer, TrainingDiverged
+
+
+class _Fixed:
+    """A DataCache stand-in that always returns the same data."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def get(self, cfg):
+        return self.data
+
+
+def tiny_data(n=60, n_test=40, classes=3, seed=0):
+    """Random but learnable images: class k has a bright k-th colour channel."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, 3, 32, 32, generator=g) * 0.5
+    x[torch.arange(n), y] += 1.5
+    ty = torch.arange(n_test) % classes
+    tx = torch.randn(n_test, 3, 32, 32, generator=g) * 0.5
+    tx[torch.arange(n_test), ty] += 1.5
+    labeled = torch.tensor([0, 1, 2, 3, 4, 5])
+    unlabeled = torch.arange(6, n)
+    return SemiSupervisedData(train_x=x, train_labels=y, train_y_masked=masked_labels(y, labeled),
+                              labeled_idx=labeled, unlabeled_idx=unlabeled,
+                              val_x=torch.empty(0, 3, 32, 32), val_y=torch.empty(0, dtype=torch.long),
+                              test_x=tx, test_y=ty, classes=["a", "b", "c"], num_classes=classes)
+
+
+def tiny_cfg(**changes):
+    base = dict(method="mean_teacher", n_labels=6, width=0.0625, steps=12, batch_size=20,
+                rampup_steps=4, rampdown_steps=4, eval_every=4, consistency_weight=1.0, ema_decay=0.9)
+    return RunConfig(**{**base, **changes})
+
+
+@pytest.mark.parametrize("method", ["supervised", "pi", "temporal_ensembling", "mean_teacher"])
+def test_same_seed_same_history(method):
+    data = tiny_data()
+    a = Trainer(tiny_cfg(method=method), data).run(progress=False)
+    b = Trainer(tiny_cfg(method=method), data).run(progress=False)
+    assert a.history == b.history
+    assert [r["step"] for r in a.history] == [4, 8, 12]
+    assert all(0.0 <= r["ema_test_error"] <= 100.0 for r in a.history)
+    c = Trainer(tiny_cfg(method=method, seed=1), data).run(progress=False)
+    assert c.history != a.history
+
+
+def test_two_stream_batches_and_te_epochs():
+    data = tiny_data()
+    cfg = tiny_cfg(method="temporal_ensembling", labeled_per_batch=2, steps=20)
+    tr = Trainer(cfg, data)
+    tr.run(progress=False)
+    # 54 unlabeled images, 18 per batch: 3 batches an epoch, 20 steps -> 6 epochs done
+    assert tr.method.epochs_done == 6
+
+
+def test_resume_gives_same_final_metrics(tmp_path):
+    data = tiny_data()
+    full = Trainer(tiny_cfg(method="mean_teacher", checkpoint_every=0), data).run(progress=False)
+    cfg = tiny_cfg(method="mean_teacher", checkpoint_every=5, checkpoint_dir=str(tmp_path))
+    first = Trainer(cfg.replace(), data)
+    for _ in range(5):            # 'interrupted' after the checkpoint at step 5
+        first.train_step()
+        if first.step % 4 == 0:
+            first.evaluate_now()
+    first.save_checkpoint()
+    resumed = Trainer(cfg, data)
+    assert resumed.resume() and resumed.step == 5
+    result = resumed.run(progress=False)
+    assert result.history == full.history
+    assert result.final == full.final
+
+
+def test_diverging_loss_stops_with_clear_error(tmp_path):
+    data = tiny_data()
+    cfg = tiny_cfg(lr=1e30, rampup_steps=0, rampdown_steps=0, checkpoint_every=1, checkpoint_dir=str(tmp_path))
+    tr = Trainer(cfg, data)
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf|-inf) at step \d+") as info:
+        tr.run(progress=False)
+    assert tr.checkpoint_path.exists()          # the last good checkpoint is kept
+    state = torch.load(tr.checkpoint_path, weights_only=True)
+    assert all(math.isfinite(float(v.float().abs().sum())) for v in state["student"].values())
+    assert isinstance(info.value.history, list)
+
+
+def test_run_or_load_saves_then_loads(tmp_path):
+    data = tiny_data()
+    cfg = tiny_cfg(steps=4, eval_every=2)
+    first = run_or_load(cfg, tmp_path, data_cache=_Fixed(data))
+    path = result_path(tmp_path, cfg.to_dict())
+    assert path.exists()
+    saved = load_result(path)
+    assert saved.final == first.final
+    assert saved.provenance["mtlib_version"] and saved.provenance["wall_time_s"] >= 0
+    assert {"seed", "method", "ema_decay"} <= set(saved.config)
+    again = run_or_load(cfg, tmp_path, data_cache=_Fixed(None))   # no data needed: loaded
+    assert again.final == first.final and "loaded_from" in again.provenance
+    assert load_matching(tmp_path, cfg.replace(ema_decay=0.5).to_dict()) is None
+    assert load_matching(tmp_path, cfg.to_dict(), version="0.0.0-other") is None
+
+
+def test_foreign_results_file_is_rejected(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_text('{"hello": 1}')
+    with pytest.raises(ValueError, match="not an mtlib results file"):
+        load_result(p)
+    p.write_text("{broken")
+    with pytest.raises(ValueError, match="cannot be read as JSON"):
+        load_result(p)
