@@ -1,0 +1,132 @@
+"""One entry point for the trainer: load, subset, split, normalise (design: config -> data).
+
+Order of operations (all seeded by ``seed``): load train/test -> keep ``classes`` (relabelled
+0..k-1 in the dataset's class order) -> ``max_train`` class-balanced seeded subset -> hold out
+``n_val`` validation images -> class-balanced ``n_labels`` labeled split of the rest -> fit the
+normaliser on those training images (labeled and unlabeled, never val/test) and apply it to all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from mtlib.batches import masked_labels
+from mtlib.datasets import DATASETS, ImageSet, load_dataset
+from mtlib.normalize import NORMALIZATIONS, make_normalizer
+from mtlib.splits import label_split, validation_split
+
+# Different streams for different uses of one seed.
+_SEED_MAX_TRAIN, _SEED_VAL, _SEED_LABELS = 7919, 104729, 0
+
+
+@dataclass
+class SemiSupervisedData:
+    """Normalised float32 images and the label split of one run."""
+
+    train_x: torch.Tensor            # (N, 3, 32, 32) float32, normalised
+    train_labels: torch.Tensor       # (N,) true labels; only for evaluation and diagnostics
+    train_y_masked: torch.Tensor     # (N,) NO_LABEL except at labeled_idx: what losses may see
+    labeled_idx: torch.Tensor
+    unlabeled_idx: torch.Tensor
+    val_x: torch.Tensor              # (n_val, 3, 32, 32), possibly empty
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list
+    num_classes: int
+    normalizer: Optional[Callable] = None
+    dataset: str = ""
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.labeled_idx.numel())
+
+
+def _check_int(name, value, low=None, high=None, allowed=""):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}={value!r} must be an int{allowed}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name}={value} is out of range; choose {low} <= {name} <= {high}")
+
+
+def restrict_classes(data: ImageSet, classes: Sequence[str]) -> ImageSet:
+    """Keep only the named classes, relabelled 0..k-1 in the dataset's class order."""
+    if isinstance(classes, str) or not isinstance(classes, (list, tuple)):
+        raise ValueError(f"classes={classes!r} must be a list of class names from {data.classes}")
+    unknown = [c for c in classes if c not in data.classes]
+    if unknown:
+        raise ValueError(f"classes={list(classes)} names {unknown}, not classes of this dataset; "
+                         f"choose from {data.classes}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes={list(classes)} repeats a class name")
+    if len(classes) < 2:
+        raise ValueError(f"classes={list(classes)} must name at least 2 classes")
+    keep = [i for i, c in enumerate(data.classes) if c in classes]
+    remap = torch.full((len(data.classes),), -1, dtype=torch.long)
+    remap[keep] = torch.arange(len(keep))
+    idx = (remap[data.labels] >= 0).nonzero().flatten()
+    return ImageSet(data.images[idx], remap[data.labels[idx]], [data.classes[i] for i in keep])
+
+
+def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int = 0,
+                 normalization: str = "zca", download: bool = False,
+                 classes: Optional[Sequence[str]] = None,
+                 max_train: Optional[int] = None) -> SemiSupervisedData:
+    """Everything a run needs from the data; see the module docstring for the order of steps."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not known; choose one of {', '.join(DATASETS)}")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization={normalization!r} is not known; "
+                         f"choose one of {', '.join(NORMALIZATIONS)}")
+    _check_int("seed", seed)
+    _check_int("n_labels", n_labels)
+    _check_int("n_val", n_val)
+    if max_train is not None:
+        _check_int("max_train", max_train, allowed=" or None")
+
+    train = load_dataset(dataset, train=True, root=root, download=download)
+    test = load_dataset(dataset, train=False, root=root, download=download)
+    if classes is not None:
+        train, test = restrict_classes(train, classes), restrict_classes(test, classes)
+    num_classes = len(train.classes)
+
+    if max_train is not None:
+        if not num_classes <= max_train <= len(train):
+            raise ValueError(f"max_train={max_train} is out of range; choose "
+                             f"{num_classes} <= max_train <= {len(train)} (or None for all)")
+        try:
+            keep, _ = label_split(train.labels, max_train, seed + _SEED_MAX_TRAIN, num_classes)
+        except ValueError as e:   # a class too small for a balanced subset
+            raise ValueError(f"max_train={max_train}: no class-balanced subset of that size "
+                             f"({str(e).replace('n_labels', 'max_train')})") from None
+        train = train.subset(keep)
+
+    if not 0 <= n_val < len(train):
+        raise ValueError(f"n_val={n_val} must satisfy 0 <= n_val < {len(train)} "
+                         "(the number of training images)")
+    train_idx, val_idx = validation_split(train.labels, n_val, seed + _SEED_VAL)
+    val, train = train.subset(val_idx), train.subset(train_idx)
+
+    if not num_classes <= n_labels <= len(train):
+        raise ValueError(f"n_labels={n_labels} is out of range for {len(train)} training images "
+                         f"and {num_classes} classes; choose {num_classes} <= n_labels <= {len(train)}")
+    labeled_idx, unlabeled_idx = label_split(train.labels, n_labels, seed + _SEED_LABELS, num_classes)
+
+    norm = make_normalizer(normalization, train.images)
+    return SemiSupervisedData(
+        train_x=norm(train.images).float(),
+        train_labels=train.labels,
+        train_y_masked=masked_labels(train.labels, labeled_idx),
+        labeled_idx=labeled_idx,
+        unlabeled_idx=unlabeled_idx,
+        val_x=norm(val.images).float() if len(val) else torch.empty((0, *train.images.shape[1:])),
+        val_y=val.labels,
+        test_x=norm(test.images).float(),
+        test_y=test.labels,
+        classes=list(train.classes),
+        num_classes=num_classes,
+        normalizer=norm,
+        dataset=dataset,
+    )
