@@ -32,6 +32,7 @@ class RunConfig:
     classes: Optional[list] = None           # CPU-scale knob: a subset of class names
     max_train: Optional[int] = None          # CPU-scale knob: a seeded subset of training images
     normalization: str = "zca"
+    image_size: int = 32                     # CPU-scale knob: average images down to this size
     max_test: Optional[int] = None           # CPU-scale knob: evaluate on a seeded test subset
     # model
     arch: str = "convnet13"
@@ -125,6 +126,13 @@ class RunConfig:
             if self.n_labels > self.max_train:
                 raise ValueError(f"n_labels={self.n_labels} is more than max_train={self.max_train} images")
         return self
+
+    @classmethod
+    def from_namespace(cls, namespace, **overrides):
+        """Build from the names of a notebook's ``parameters`` cell (``globals()``) that are parameters here."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in namespace.items() if k in known}
+        return cls(**{**values, **overrides})
 
     def to_dict(self):
         return asdict(self)

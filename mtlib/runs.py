@@ -6,14 +6,26 @@ later build, a table or a re-run of the chapter picks it up. Data are prepared o
 data identity and shared between the runs of a grid.
 """
 import itertools
+import os
 from pathlib import Path
+
+import mtlib
 
 from mtlib.config import RunConfig
 from mtlib.results import load_matching, result_path
 from mtlib.trainer import Trainer, load_data
 
 DATA_KEYS = ("dataset", "data_root", "download", "n_labels", "seed", "n_val", "normalization",
-             "classes", "max_train")
+             "classes", "max_train", "image_size")
+
+
+def results_dir(scale="cpu"):
+    """Where a scale's results files live: $MTLIB_RESULTS/<scale>, else the book's results/<scale>."""
+    base = os.environ.get("MTLIB_RESULTS")
+    if base:
+        return Path(base) / scale
+    repo_book = Path(mtlib.__file__).resolve().parent.parent / "book"
+    return (repo_book if repo_book.is_dir() else Path.cwd()) / "results" / scale
 
 
 def data_key(cfg):

@@ -37,7 +37,8 @@ def load_data(cfg):
     """The data a config asks for (see mtlib.data.prepare_data)."""
     return prepare_data(cfg.dataset, cfg.n_labels, cfg.seed, root=cfg.data_root, n_val=cfg.n_val,
                         normalization=cfg.normalization, download=cfg.download,
-                        classes=cfg.classes, max_train=cfg.max_train)
+                        classes=cfg.classes, max_train=cfg.max_train,
+                        image_size=cfg.image_size)
 
 
 class Trainer:

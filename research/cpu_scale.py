@@ -15,21 +15,17 @@ from mtlib.config import RunConfig
 from mtlib.results import load_result
 from mtlib.runs import run_or_load
 
-CPU = dict(width=0.125, eval_every=250, max_test=2000, threads=1)
+CPU = dict(width=0.125, image_size=16, translate=1, eval_every=250, max_test=2000, threads=1)
+COMMON = dict(batch_size=100, steps=3000, rampup_steps=1000, rampdown_steps=500, ema_decay=0.99,
+              consistency_on="unlabeled", consistency_weight=10.0)
 CANDIDATES = {
-    # the first probe, shrunk to this budget: 10 classes, 1000 labels, all 50k images
-    "c10-1000-full": dict(n_labels=1000, labeled_per_batch=50, batch_size=100, steps=1500,
-                          rampup_steps=500, rampdown_steps=300, consistency_weight=10.0,
-                          ema_decay=0.99, consistency_on="unlabeled"),
+    # 10 classes, 1000 labels, all 50k images, half of each batch labeled
+    "c10-1000": dict(COMMON, n_labels=1000, labeled_per_batch=50),
     # a small unlabeled pool seen many times: 250 labels in 5000 images
-    "c10-250-5k": dict(n_labels=250, max_train=5000, labeled_per_batch=25, batch_size=100, steps=1500,
-                       rampup_steps=500, rampdown_steps=300, consistency_weight=10.0, ema_decay=0.99,
-                       consistency_on="unlabeled"),
+    "c10-250-5k": dict(COMMON, n_labels=250, max_train=5000, labeled_per_batch=25),
     # an easier 4-class problem with few labels
-    "c4-100-8k": dict(classes=["airplane", "automobile", "frog", "horse"], n_labels=100, max_train=8000,
-                      labeled_per_batch=20, batch_size=100, steps=1500, rampup_steps=500,
-                      rampdown_steps=300, consistency_weight=10.0, ema_decay=0.99,
-                      consistency_on="unlabeled"),
+    "c4-100-8k": dict(COMMON, classes=["airplane", "automobile", "frog", "horse"], n_labels=100,
+                      max_train=8000, labeled_per_batch=20),
 }
 
 
@@ -41,6 +37,7 @@ def main():
     ap.add_argument("--set", nargs="*", default=[], help="overrides name=json_value applied to every run")
     ap.add_argument("--out", default="book/results/research")
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     if args.summary:
         return summary(args.out)
@@ -50,7 +47,7 @@ def main():
             for method in args.methods:
                 cfg = RunConfig(**{**CPU, **CANDIDATES[name], **extra, "method": method, "seed": seed})
                 t = time.time()
-                r = run_or_load(cfg, args.out)
+                r = run_or_load(cfg, args.out, progress=args.progress)
                 print(f"{name} {method} seed{seed}: student {r.final['student_test_error']:.1f} "
                       f"ema {r.final['ema_test_error']:.1f} ({time.time() - t:.0f} s, "
                       f"{r.provenance['images_per_s']} img/s)", flush=True)
