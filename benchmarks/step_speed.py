@@ -6,7 +6,7 @@ Measurements (each a function; 2 warm-up steps, then ``--steps`` timed steps, ba
   pipeline  the authors' style of input pipeline: torchvision ImageFolder over the JPEG files, per-image PIL
             RandomCrop(32, padding=2, reflect) + RandomHorizontalFlip drawn twice (student and teacher views),
             DataLoader with 2 workers, then the same bare step;
-  mtlib     the mtlib trainer's own step (placeholder ``mtlib_step`` below, to be wired by the lead).
+  mtlib     the mtlib trainer's own step (``Trainer.train_step``: noise, EMA update and schedules included).
 
 JPEGs: ``<mtlib.datasets.cache_dir()>/cifar10-jpeg/train`` if present, else ``--data`` (default $MTLIB_DATA):
 a folder holding ``cifar10-jpeg/`` or ``cifar10-jpeg.tar.gz``, or the tarball itself, whose train split is
@@ -57,15 +57,29 @@ def bare_step(student, teacher, optimizer, x_student, x_teacher, labels, consist
     return loss.detach()
 
 
-# ============================================================================= PLACEHOLDER
 def mtlib_step(width, steps):
-    """PLACEHOLDER -- to be filled by the lead with the mtlib trainer's own training step.
+    """The mtlib trainer's own Mean Teacher step (Trainer.train_step): index a batch of 100 from
+    in-memory tensors, draw both noises on the batch, forward/backward, Adam with the scheduled
+    lr/betas, EMA update of parameters and buffers, bookkeeping."""
+    from mtlib.batches import masked_labels
+    from mtlib.config import RunConfig
+    from mtlib.data import SemiSupervisedData
+    from mtlib.trainer import Trainer
 
-    Contract: build mtlib's Mean Teacher setup for ConvNet13(width) on batches of 100 images, run
-    WARMUP untimed steps then ``steps`` timed ones, and return images/s (or None to skip the row).
-    """
-    raise NotImplementedError("mtlib_step is a placeholder; the lead wires the mtlib trainer here")
-# ============================================================================= PLACEHOLDER
+    g = torch.Generator().manual_seed(0)
+    n = 2000
+    y = torch.randint(0, 10, (n,), generator=g)
+    labeled = torch.arange(0, n, 5)
+    data = SemiSupervisedData(
+        train_x=torch.randn(n, 3, 32, 32, generator=g), train_labels=y, train_y_masked=masked_labels(y, labeled),
+        labeled_idx=labeled, unlabeled_idx=torch.arange(n)[torch.arange(n) % 5 != 0],
+        val_x=torch.empty(0, 3, 32, 32), val_y=torch.empty(0, dtype=torch.long),
+        test_x=torch.empty(0, 3, 32, 32), test_y=torch.empty(0, dtype=torch.long),
+        classes=[str(i) for i in range(10)], num_classes=10)
+    cfg = RunConfig(method="mean_teacher", n_labels=len(labeled), width=width, batch_size=BATCH,
+                    steps=10 ** 6, rampup_steps=1000, rampdown_steps=1000, eval_every=0, threads=0)
+    trainer = Trainer(cfg, data)
+    return _timed(trainer.train_step, steps)
 
 
 def _timed(step_fn, steps):
@@ -122,11 +136,8 @@ def measure_pipeline(width, steps, image_dir):
 
 
 def measure_mtlib(width, steps):
-    """(c) the mtlib trainer's step; None while ``mtlib_step`` is still a placeholder."""
-    try:
-        return mtlib_step(width, steps)
-    except NotImplementedError:
-        return None
+    """(c) the mtlib trainer's step."""
+    return mtlib_step(width, steps)
 
 
 # ----------------------------------------------------------------------------- data location

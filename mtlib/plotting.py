@@ -30,16 +30,18 @@ def plot_curves(results, metric="test_error", models=("student", "ema"), labels=
 
 
 def plot_sweep(values, results_per_value, metric="ema_test_error", ax=None, xlabel="", logx=False,
-               marked=None, title=None):
-    """Fig. 4 style: each run as a dot, the mean over seeds as a line; ``marked`` bolds the default."""
+               marked=None, title=None, color="tab:blue", label=None):
+    """Fig. 4 style: each run as a dot, the mean over seeds as a line; ``marked`` bolds the default.
+
+    ``color`` and ``label`` (legend entry of the mean line) let several series share one axes."""
     ax = _ax(ax, figsize=(3.6, 3))
     xs = list(range(len(values))) if not logx else values
     means = []
     for x, runs in zip(xs, results_per_value):
         ys = [r.final[metric] for r in runs]
-        ax.plot([x] * len(ys), ys, "o", color="tab:blue", alpha=0.45, ms=4)
+        ax.plot([x] * len(ys), ys, "o", color=color, alpha=0.45, ms=4)
         means.append(statistics.fmean(ys) if ys else float("nan"))
-    ax.plot(xs, means, "-", color="tab:blue")
+    ax.plot(xs, means, "-", color=color, label=label)
     if not logx:
         ax.set_xticks(xs)
         ax.set_xticklabels([str(v) for v in values], rotation=45 if len(values) > 5 else 0)
@@ -53,3 +55,173 @@ def plot_sweep(values, results_per_value, metric="ema_test_error", ax=None, xlab
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_ensemble_trace(trace, image=0, cls=0, ax=None, title=None):
+    """Temporal Ensembling's raw Z vs bias-corrected target, per epoch (mtlib.ensembling_demo.trace_ensemble)."""
+    ax = _ax(ax, figsize=(4.2, 3))
+    epochs = list(range(1, len(trace["raw"]) + 1))
+    pick = (slice(None), image, cls)
+    ax.plot(epochs, trace["prediction"][pick], "o", color="gray", ms=4, label="this epoch's prediction z")
+    ax.plot(epochs, trace["average"][pick], "-", color="black", lw=3, alpha=0.25, label="weighted average of z so far")
+    ax.plot(epochs, trace["raw"][pick], "s-", color="tab:red", ms=4, label="raw ensemble Z")
+    ax.plot(epochs, trace["target"][pick], ".--", color="tab:blue", label="target Z / (1 - a^t)")
+    ax.set(xlabel="epoch t", ylabel=f"P(class {cls})", ylim=(0, 1), xticks=epochs)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_consistency_refresh(result, ax=None, title=None):
+    """Training consistency cost against epoch, with the scheduled weight (Temporal Ensembling)."""
+    ax = _ax(ax, figsize=(5, 3))
+    rows = [r for r in result.history if "train_consistency_cost" in r]
+    epochs = [r["epoch"] for r in rows]
+    ax.axvspan(0, 1, color="gray", alpha=0.15, label="first epoch: no target yet")
+    ax.plot(epochs, [r["train_consistency_cost"] for r in rows], "o-", color="tab:green", ms=3,
+            label="consistency cost (mean since last row)")
+    for e in range(1, int(max(epochs, default=0)) + 1):
+        ax.axvline(e, color="gray", lw=0.8, ls=":")
+    ax.set(xlabel="epoch (passes over the unlabeled images)", ylabel="consistency cost")
+    ax.set_ylim(bottom=0)
+    twin = ax.twinx()
+    twin.plot(epochs, [r.get("train_weight") for r in rows], color="tab:purple", lw=1, alpha=0.7)
+    twin.set_ylabel("consistency weight (purple)", color="tab:purple")
+    twin.set_ylim(bottom=0)
+    ax.legend(fontsize=7, loc="upper left")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+# ---------------------------------------------------------------- EMA schedules (mtlib.ema)
+def plot_ema_schedules(n_steps, alpha=0.999, rampup_steps=0, alpha_rampup=0.99, title=None):
+    """The decay alpha_t of each mtlib.ema schedule over ``n_steps`` steps (left) and its averaging
+    horizon 1 / (1 - alpha_t) in steps (right, log scale): roughly how many recent student weights
+    the teacher averages. Returns the figure."""
+    from mtlib.ema import EMA_SCHEDULES, ema_decay
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    steps = list(range(n_steps))
+    for schedule, style in zip(EMA_SCHEDULES, ("-", "--", ":")):
+        decay = [ema_decay(t, schedule, alpha, rampup_steps, alpha_rampup) for t in steps]
+        left.plot(steps, decay, style, lw=1.8, label=schedule)
+        right.plot(steps, [1.0 / (1.0 - a) for a in decay], style, lw=1.8, label=schedule)
+    left.set_ylim(0.9, 1.0)
+    left.set_ylabel(r"EMA decay $\alpha_t$")
+    right.set_yscale("log")
+    right.set_ylabel(r"horizon $1/(1-\alpha_t)$ (steps)")
+    for ax in (left, right):
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- one figure per slider value
+def plot_curves_per_value(values, results, name="α", scale="", metric="test_error", figsize=(5.4, 3.4)):
+    """One figure per value (for mtlib.widgets.precomputed_slider): the student and EMA ``metric``
+    curves of ``results[i]``, the final numbers and ``scale`` in the title, and the same y-limits in
+    every figure so that sliding compares like with like."""
+    if len(values) != len(results) or not values:
+        raise ValueError(f"values ({len(values)}) and results ({len(results)}) must be non-empty and equal in length")
+    figures, low, high = [], float("inf"), float("-inf")
+    for value, r in zip(values, results):
+        fig, ax = plt.subplots(figsize=figsize)
+        plot_curves([r], metric=metric, labels=[f"{name} = {value}"], ax=ax)
+        student, ema = r.final[f"student_{metric}"], r.final[f"ema_{metric}"]
+        unit = "%" if metric.endswith("error") else ""
+        ax.set_title(f"{name} = {value}: final {metric.replace('_', ' ')} student {student:.2f}{unit}, "
+                     f"EMA {ema:.2f}{unit}\n{scale}", fontsize=8)
+        y0, y1 = ax.get_ylim()
+        low, high = min(low, y0), max(high, y1)
+        figures.append(fig)
+    for fig in figures:
+        fig.axes[0].set_ylim(low, high)
+        fig.tight_layout()
+    return figures
+
+
+# ---------------------------------------------------------------- Figure 3 (Sec. 3.3)
+METHOD_LABELS = {"mean_teacher": "Mean Teacher", "pi": "Π model", "supervised": "supervised",
+                 "temporal_ensembling": "Temporal Ensembling"}
+# the paper's Fig. 3 colours: Mean Teacher student orange, EMA blue; Pi student light, EMA dark grey
+FIG3_COLORS = {("mean_teacher", "student"): "tab:orange", ("mean_teacher", "ema"): "tab:blue",
+               ("pi", "student"): "#aaaaaa", ("pi", "ema"): "#404040"}
+
+
+def mean_series(results, name):
+    """(steps, values): a history column averaged over ``results`` (e.g. seeds) at the steps they share."""
+    series = [dict(zip(*r.series(name))) for r in results]
+    if not series:
+        return [], []
+    steps = sorted(set.intersection(*(set(s) for s in series)))
+    return steps, [statistics.fmean(s[t] for s in series) for t in steps]
+
+
+def plot_figure3(results_by_setting, title=None):
+    """Fig. 3 layout: one column per setting (e.g. "all labels", "1000 labels").
+
+    ``results_by_setting``: {setting: {method: [RunResult, ...]}}; lines are means over the runs.
+    Top: training classification cost on labeled images (the student's, averaged over each
+    ``eval_every`` window, log scale). Bottom: test error of the student and the EMA model.
+    """
+    columns = list(results_by_setting)
+    fig, axes = plt.subplots(2, len(columns), figsize=(4.4 * len(columns), 6.2), squeeze=False, sharex="col")
+    for j, setting in enumerate(columns):
+        top, bottom = axes[0, j], axes[1, j]
+        for method, runs in results_by_setting[setting].items():
+            label, n = METHOD_LABELS.get(method, method), len(runs)
+            top.plot(*mean_series(runs, "train_class_cost"), color=FIG3_COLORS.get((method, "student")),
+                     label=f"{label}, student")
+            for model in ("student", "ema"):
+                bottom.plot(*mean_series(runs, f"{model}_test_error"), color=FIG3_COLORS.get((method, model)),
+                            label=f"{label}, {'EMA' if model == 'ema' else model}")
+        top.set_title(f"{setting} (mean of {n} run{'s' if n != 1 else ''})", fontsize=10)
+        top.set_yscale("log")
+        bottom.set_xlabel("training step")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("training classification cost\n(labeled images)")
+    axes[1, 0].set_ylabel("test error (%)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+SERIES_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+
+
+def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
+    """Figure 4 (a-f): one plot_sweep panel per dict in ``panels``; returns the figure.
+
+    A panel is dict(title, xlabel, values, series={name: runs per value}, marked=base value or None,
+    reference=None or (y, label) for a horizontal line, e.g. the base run when the base value is off
+    the axis). The base value's tick label is bold; a panel with several series gets a legend."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.1 * nrows), squeeze=False)
+    for ax, p in zip(axes.flat, panels):
+        many = len(p["series"]) > 1
+        for color, (name, runs) in zip(SERIES_COLORS, p["series"].items()):
+            plot_sweep(list(p["values"]), runs, metric, ax=ax, xlabel=p.get("xlabel", ""),
+                       marked=p.get("marked"), title=p.get("title"), color=color,
+                       label=name if many else None)
+        if p.get("reference") is not None:
+            ax.axhline(p["reference"][0], color="gray", ls="--", lw=1, label=p["reference"][1])
+        if p.get("marked") in list(p["values"]):
+            ax.get_xticklabels()[list(p["values"]).index(p["marked"])].set_fontweight("bold")
+        if many or p.get("reference") is not None:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,4 +1,5 @@
 """Results files -> mean +- std per table cell, beside the paper's numbers (Tables 1-2)."""
+import shlex
 import statistics
 from pathlib import Path
 
@@ -58,3 +59,90 @@ def side_by_side(rows, ours_label, paper_label="paper (paper scale)"):
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["labels", ""])
     return frame.sort_index(axis=1, level=0, sort_remaining=False)
+
+
+# --- chapter helpers (results_tables, ablations, paper_scale) ---------------------------------
+
+def fill_missing(rows, dataset, methods, label_counts):
+    """``rows`` for the cells (method, label count) asked for, in that order; a cell without runs
+    gets a row with ``mean=None`` (shown as "not run yet") and the paper's number if it has one."""
+    have = {(r["method"], r["n_labels"]): r for r in rows}
+    out = []
+    for method in methods:
+        for n in label_counts:
+            paper = paper_error(dataset, method, n)
+            out.append(have.get((method, n)) or {
+                "dataset": dataset, "method": method, "n_labels": n, "runs": 0, "seeds": [],
+                "mean": None, "std": None, "paper_mean": paper[0] if paper else None,
+                "paper_std": paper[1] if paper else None})
+    return out
+
+
+def results_table(results_dir, dataset, methods, label_counts, ours_label, metric="ema_test_error",
+                  **where):
+    """side_by_side of every (method, label count) cell of ``dataset`` in ``results_dir`` whose
+    config matches ``where``, with "not run yet" for cells without a results file."""
+    rows = summarize(load_results(results_dir, dataset=dataset, **where), metric=metric)
+    return side_by_side(fill_missing(rows, dataset, methods, label_counts), ours_label)
+
+
+def paper_frame(table, column="paper"):
+    """One of mtlib.paper's tables as a DataFrame of "mean ± std" strings, "—" where it has no number.
+
+    ``table`` maps row name -> {label count: (mean, std)} (Tables 1-3; columns sorted by label
+    count) or row name -> (mean, std) (Table 4: one column named ``column``)."""
+    if all(isinstance(cells, tuple) for cells in table.values()):
+        return pd.DataFrame({column: {name: fmt(*v) for name, v in table.items()}})
+    counts = sorted({n for cells in table.values() for n in cells})
+    lines = {name: {f"{n} labels": fmt(*cells[n]) if n in cells else "—" for n in counts}
+             for name, cells in table.items()}
+    return pd.DataFrame.from_dict(lines, orient="index")[[f"{n} labels" for n in counts]]
+
+
+def rank_methods(rows):
+    """{label count: [methods, lowest mean error first]} over the rows that have a mean."""
+    ranks = {}
+    for r in rows:
+        if r["mean"] is not None:
+            ranks.setdefault(r["n_labels"], []).append((r["mean"], r["method"]))
+    return {n: [m for _, m in sorted(v)] for n, v in sorted(ranks.items())}
+
+
+def sweep_mean(panel, value, series=None, metric="ema_test_error"):
+    """Mean of ``metric`` over the runs of one point of a Figure-4 panel (see plot_figure4)."""
+    runs_per_value = panel["series"][series] if series is not None else next(iter(panel["series"].values()))
+    runs = runs_per_value[list(panel["values"]).index(value)]
+    return mean_std(r.final[metric] for r in runs)[0]
+
+
+def sweep_frame(panels, metric="ema_test_error"):
+    """One line per (panel, series, value): runs, mean and std of ``metric`` over seeds.
+    The base value of a panel's first series (the base run) is marked "◀ base"."""
+    lines = []
+    for p in panels:
+        for i, (name, runs_per_value) in enumerate(p["series"].items()):
+            for value, runs in zip(p["values"], runs_per_value):
+                mean, std = mean_std(r.final[metric] for r in runs)
+                lines.append({"panel": p["title"], "series": name, "value": str(value),
+                              "base": "◀ base" if i == 0 and value == p.get("marked") else "",
+                              "runs": len(runs), metric: fmt(mean, std)})
+    return pd.DataFrame(lines)
+
+
+def papermill_command(notebook, params, out="out.ipynb", width=None):
+    """The shell command that runs ``notebook`` with ``params``: lists go as ``-y "name: [...]"``,
+    everything else as ``-p name value`` (papermill reads True, False, None and numbers back).
+    ``width``: continue the command on a new line (`` \\``) before a line gets longer than that."""
+    units = [f"papermill {notebook} {out}"]
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            units.append("-y " + shlex.quote(f"{name}: [{', '.join(str(v) for v in value)}]"))
+        else:
+            units.append(f"-p {name} {shlex.quote(str(value))}")
+    lines = [units[0]]
+    for unit in units[1:]:
+        if width and len(lines[-1]) + 1 + len(unit) > width:
+            lines.append("    " + unit)
+        else:
+            lines[-1] += " " + unit
+    return " \\\n".join(lines)

@@ -1,0 +1,46 @@
+"""A method against supervised-only on the same labels and seeds (Tables 1-2 rows, one chapter each).
+
+``run_methods`` gets every (method, seed) run through ``run_or_load`` from one base config, so
+two chapters with the same base share the supervised-only results files. ``final_error_table``
+prints mean +- std over seeds of the student's and the EMA model's final test error, with the
+paper's number beside it where the paper reports one (always labelled as the paper's).
+"""
+import pandas as pd
+
+from mtlib.config import RunConfig
+from mtlib.paper import paper_error
+from mtlib.runs import grid, run_grid
+from mtlib.tables import fmt, mean_std
+
+MODELS = {"student": "student", "ema": "EMA"}
+NAMES = {"supervised": "Supervised-only", "pi": "Π model", "temporal_ensembling": "Temporal Ensembling",
+         "mean_teacher": "Mean Teacher"}
+
+
+def run_methods(base, methods, seeds, results_dir, retrain=False):
+    """{method: [RunResult for each seed]} for ``base`` (a RunConfig) with ``method`` and ``seed`` set."""
+    if not isinstance(base, RunConfig):
+        raise ValueError(f"base must be a RunConfig; got {type(base).__name__}")
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed, e.g. seeds=[0]")
+    return {m: run_grid(grid(base, method=[m], seed=list(seeds)), results_dir, retrain=retrain)
+            for m in methods}
+
+
+def final_errors(results, model="ema", metric="test_error"):
+    """Final ``<model>_<metric>`` of each run, in seed order."""
+    return [r.final[f"{model}_{metric}"] for r in results]
+
+
+def final_error_table(runs, scale_label="ours"):
+    """DataFrame: one row per method; final test error (%) mean ± std over seeds for student and EMA."""
+    rows = {}
+    for method, results in runs.items():
+        cfg = results[0].config
+        row = {"seeds": ", ".join(str(r.config["seed"]) for r in results)}
+        for model, label in MODELS.items():
+            row[f"{label} test error (%), {scale_label}"] = fmt(*mean_std(final_errors(results, model)))
+        paper = paper_error(cfg["dataset"], method, cfg["n_labels"])
+        row[f"paper: {cfg['n_labels']} labels, paper scale"] = fmt(*paper) if paper else "—"
+        rows[NAMES.get(method, method)] = row
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,0 +1,37 @@
+"""Method-vs-supervised helpers: one base config, same seeds, a mean +- std table."""
+import pytest
+
+from mtlib import comparison
+from mtlib.config import RunConfig
+from mtlib.results import RunResult
+
+
+def fake(method, seed, ema, student):
+    cfg = RunConfig(method=method, seed=seed, n_labels=1000).to_dict()
+    return RunResult(config=cfg, final={"ema_test_error": ema, "student_test_error": student})
+
+
+def test_run_methods_sets_method_and_seed_on_the_same_base(monkeypatch):
+    seen = []
+    monkeypatch.setattr(comparison, "run_grid", lambda cfgs, d, retrain: seen.extend(cfgs) or cfgs)
+    base = RunConfig(steps=10, rampup_steps=0, rampdown_steps=0, n_labels=40)
+    runs = comparison.run_methods(base, ["supervised", "pi"], [0, 1], "/nowhere")
+    assert [(c.method, c.seed) for c in seen] == [("supervised", 0), ("supervised", 1), ("pi", 0), ("pi", 1)]
+    assert all(c.replace(method="pi", seed=0) == base.replace(method="pi", seed=0) for c in seen)
+    assert set(runs) == {"supervised", "pi"}
+    with pytest.raises(ValueError, match="seeds is empty"):
+        comparison.run_methods(base, ["pi"], [], "/nowhere")
+    with pytest.raises(ValueError, match="base must be a RunConfig"):
+        comparison.run_methods({}, ["pi"], [0], "/nowhere")
+
+
+def test_final_error_table_mean_std_and_paper_column():
+    runs = {"supervised": [fake("supervised", 0, 40.0, 42.0), fake("supervised", 1, 44.0, 46.0)],
+            "temporal_ensembling": [fake("temporal_ensembling", 0, 30.0, 31.0)]}
+    table = comparison.final_error_table(runs, "CPU scale")
+    assert comparison.final_errors(runs["supervised"]) == [40.0, 44.0]
+    assert table.loc["Supervised-only", "EMA test error (%), CPU scale"] == "42.00 ± 2.83"
+    assert table.loc["Temporal Ensembling", "student test error (%), CPU scale"] == "31.00"
+    paper_col = [c for c in table.columns if c.startswith("paper")][0]
+    assert table.loc["Supervised-only", paper_col] == "46.43 ± 1.21"      # Table 2, 1000 labels
+    assert table.loc["Temporal Ensembling", paper_col] == "—"              # not reported at 1000
