@@ -19,3 +19,294 @@ SMOKE = dict(
     steps=6, rampup_steps=2, rampdown_steps=2, eval_every=3, max_train=300, max_test=100,
     n_labels=40, labeled_per_batch=10, batch_size=20, results_scale="smoke", check_claims=False,
 )
+
+
+# ================================================================================================
+# The paper's experiments at paper scale (run with ``python -m mtlib.reproduce run NAME``).
+#
+# Settings follow /shared/design/paper-settings.md, i.e. the authors' public code
+# (CuriousAI/mean-teacher: tensorflow/experiments/*.py for the ConvNet, pytorch/experiments/
+# cifar10_test.py for the ResNet). Where that code and the paper's text disagree, the code wins
+# and a comment below says so.
+# ================================================================================================
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from mtlib import paper as _paper
+from mtlib.config import RunConfig
+
+SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
+SVHN_EXTRA_LOADER = ("the SVHN 'extra' split (531,131 extra unlabeled images): mtlib.data has no loader "
+                     "for it and RunConfig no knob for it (n_extra_unlabeled)")
+
+
+@dataclass(frozen=True)
+class PresetRun:
+    """One run of a preset. Iterates as ``(name, config_dict, notebook)``.
+
+    ``row``/``col``: its table cell (row: method plus the preset's variant, col: label count);
+    ``needs``: what mtlib lacks to run it (None: runnable); ``paper``: the paper's (mean, std) for the cell.
+    """
+    name: str
+    config: dict
+    notebook: str
+    row: str
+    col: int
+    needs: Optional[str] = None
+    paper: Optional[tuple] = None
+
+    def __iter__(self):
+        return iter((self.name, self.config, self.notebook))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A paper experiment: label counts x methods x variants x seeds -> configs.
+
+    ``build(method, n_labels, variant_value) -> dict`` gives the RunConfig values of a run (seed
+    added later); ``variants``: (label, value) pairs of a swept knob, or one ("", None) pair.
+    """
+    name: str
+    title: str
+    notebook: str
+    label_counts: tuple
+    methods: tuple
+    build: Callable
+    n_seeds: Callable                       # n_labels -> how many seeds the paper ran
+    variants: tuple = (("", None),)
+    metric: str = "ema_test_error"
+    paper: Callable = lambda method, n_labels, variant: None
+    needs: Callable = lambda method, n_labels, variant: None
+    smoke: bool = False
+
+    def runs(self, seeds=None, labels=None, methods=None, variants=None, override=None):
+        """The runs of the selection (None: all), in a fixed order (labels, seed, variant, method)."""
+        labels = self._pick("labels", labels, self.label_counts)
+        methods = self._pick("methods", methods, self.methods)
+        variant_names = self._pick("variants", variants, tuple(v for v, _ in self.variants))
+        if seeds is not None:
+            bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+            if bad:
+                raise ValueError(f"seeds={bad} are not allowed; seeds are integers >= 0")
+        for n in labels:
+            for seed in (seeds if seeds is not None else range(self.n_seeds(n))):
+                for vname, value in self.variants:
+                    if vname not in variant_names:
+                        continue
+                    for method in methods:
+                        yield self._run(method, n, vname, value, seed, override or {})
+
+    def _run(self, method, n, vname, value, seed, override):
+        values = {**self.build(method, n, value), "seed": seed}
+        if self.smoke:
+            values = smoke_values(values)
+        values.update(override)
+        config = RunConfig.from_dict(values).to_dict()   # validated; every knob spelled out
+        row = method + (f" | {vname}" if vname else "")
+        name = f"{self.name}/{method}-{n}labels{'-' + vname if vname else ''}-seed{seed}"
+        return PresetRun(name=name, config=config, notebook=self.notebook, row=row, col=n,
+                         needs=self.needs(method, n, value), paper=self.paper(method, n, value))
+
+    def _pick(self, what, chosen, allowed):
+        if chosen is None:
+            return tuple(allowed)
+        allowed_s = [str(a) for a in allowed]
+        bad = [c for c in chosen if str(c) not in allowed_s]
+        if bad:
+            raise ValueError(f"{what}={bad} not in preset {self.name!r}; choose from {list(allowed)}")
+        return tuple(a for a in allowed if str(a) in [str(c) for c in chosen])
+
+    def with_smoke(self):
+        """This preset with CI's SMOKE override applied to every run, on CIFAR-10 (runs in seconds)."""
+        return Preset(**{**self.__dict__, "name": self.name + "-smoke", "smoke": True,
+                         "title": self.title + " [smoke: SMOKE override, CIFAR-10]"})
+
+
+def smoke_values(values):
+    """Apply SMOKE (its RunConfig knobs) to one run's values, on CIFAR-10, keeping them valid."""
+    known = set(RunConfig.__dataclass_fields__)
+    out = {**values, **{k: v for k, v in SMOKE.items() if k in known}, "dataset": "cifar10"}
+    if out.get("n_val"):
+        out["n_val"] = 50
+    if out.get("labeled_per_batch") is not None:
+        out["labeled_per_batch"] = min(out["labeled_per_batch"], out["batch_size"])
+    return out
+
+
+# ------------------------------------------------------------------ shared ConvNet-13 protocols
+def _convnet_common(dataset):
+    """The TF code's Model defaults (mean_teacher/model.py) for the 13-layer ConvNet."""
+    return dict(dataset=dataset, arch="convnet13", width=1.0, dropout=0.5, input_noise=0.15, translate=2,
+                optimizer="adam", lr=0.003, lr_schedule="sigmoid", batch_size=100, rampup_steps=40_000,
+                rampdown_steps=25_000, adam_beta1=0.9, adam_beta1_rampdown=0.5, adam_beta2_rampup=0.99,
+                adam_beta2=0.999, consistency="mse", eval_every=1000)
+
+
+def svhn_config(method, n_labels, n_val=0):
+    """SVHN (Table 1, Figure 4; svhn_final_eval.py / svhn_supervised_final_eval.py)."""
+    c = {**_convnet_common("svhn"), "method": method, "n_labels": n_labels, "n_val": n_val,
+         "normalization": "per_image", "flip": False, "steps": 180_000,
+         "ema_schedule": "rampup_switch", "ema_decay_rampup": 0.99, "ema_decay": 0.999}
+    if n_labels >= SVHN_TRAIN:
+        # all labels: the code uses 100 labeled per batch, max consistency cost 100 applied to all
+        # images (the text only describes the 1 + 99 protocol)
+        c.update(labeled_per_batch=100, consistency_weight=100.0, consistency_on="all")
+    else:
+        c.update(labeled_per_batch=1, consistency_weight=1.0, consistency_on="unlabeled")
+    if method == "supervised":
+        # svhn_supervised_final_eval.py: 100 labeled per batch, consistency 0; with few labels only
+        # 40k steps and a 10k ramp-down (the lr ramp-up then spans the whole run, as in the code)
+        c.update(labeled_per_batch=100, consistency_weight=0.0)
+        if n_labels < SVHN_TRAIN:
+            c.update(steps=40_000, rampdown_steps=10_000)
+    if method == "temporal_ensembling":   # Laine & Aila: w_max 30 x n/N, lr 0.001 on SVHN
+        c.update(lr=0.001, consistency_weight=30.0 * n_labels / SVHN_TRAIN, consistency_on="all",
+                 labeled_per_batch=None, te_alpha=0.6)
+    return c
+
+
+def cifar10_config(method, n_labels):
+    """CIFAR-10 (Table 2; cifar10_final_eval.py / cifar10_supervised_final_eval.py)."""
+    c = {**_convnet_common("cifar10"), "method": method, "n_labels": n_labels,
+         "normalization": "zca", "flip": True, "steps": 150_000,
+         # code: adam_beta_2_during_rampup = 0.999 and ema_decay_during_rampup = 0.999, i.e. no
+         # beta2 / EMA switch on CIFAR-10 (paper-settings.md lists beta2 0.99 during ramp-up)
+         "adam_beta2_rampup": 0.999, "ema_schedule": "constant", "ema_decay": 0.999,
+         # masked random batches of 100 ('vary' labeled per batch), max cost 100 n/50000 on all images
+         "labeled_per_batch": None, "consistency_weight": 100.0 * n_labels / CIFAR10_TRAIN,
+         "consistency_on": "all"}
+    if n_labels >= CIFAR10_TRAIN:
+        c.update(labeled_per_batch=100)
+    if method == "supervised":
+        c.update(labeled_per_batch=100, consistency_weight=0.0)
+        if n_labels < CIFAR10_TRAIN:
+            # code: 750 epochs of the labeled images, 100-epoch ramp-down (the text gives no length)
+            c.update(steps=int(750 * n_labels / 100), rampdown_steps=int(100 * n_labels / 100))
+    if method == "temporal_ensembling":
+        # Laine & Aila (tempens): 300 epochs x 500 batches, 80-epoch ramp-up, 50-epoch ramp-down,
+        # w_max = 30 n/N, ensemble momentum 0.6; beta2 0.999 throughout
+        c.update(steps=150_000, rampup_steps=40_000, rampdown_steps=25_000,
+                 consistency_weight=30.0 * n_labels / CIFAR10_TRAIN, te_alpha=0.6, labeled_per_batch=None)
+    return c
+
+
+def _seeds(n_all):
+    return lambda n: 4 if n >= n_all else 10
+
+
+def _paper_cell(table, rename=None):
+    def lookup(method, n, variant):
+        row = table.get((rename or {}).get(method) or _paper.METHOD_ROWS.get(method), {})
+        return row.get(n)
+    return lookup
+
+
+# ----------------------------------------------------------------------------- Table 1: SVHN
+TABLE1_SVHN = Preset(
+    name="table1-svhn", title="Table 1: SVHN error % (ConvNet-13, EMA weights)",
+    notebook="book/results_tables.ipynb", label_counts=(250, 500, 1000, SVHN_TRAIN),
+    methods=("supervised", "pi", "mean_teacher"), build=lambda m, n, v: svhn_config(m, n),
+    n_seeds=_seeds(SVHN_TRAIN), paper=_paper_cell(_paper.TABLE1_SVHN))
+
+# -------------------------------------------------------------------------- Table 2: CIFAR-10
+TABLE2_CIFAR10 = Preset(
+    name="table2-cifar10", title="Table 2: CIFAR-10 error % (ConvNet-13, EMA weights)",
+    notebook="book/results_tables.ipynb", label_counts=(1000, 2000, 4000, CIFAR10_TRAIN),
+    methods=("supervised", "pi", "temporal_ensembling", "mean_teacher"),
+    build=lambda m, n, v: cifar10_config(m, n), n_seeds=_seeds(CIFAR10_TRAIN),
+    paper=_paper_cell(_paper.TABLE2_CIFAR10))
+
+
+# ----------------------------------------------------------------- Table 3: SVHN + extra images
+def _table3_build(method, n, extra):
+    # svhn_final_eval.py: 180k / 400k / 600k steps for 0 / 100k / 500k extra unlabeled images
+    return {**svhn_config(method, n), "steps": {0: 180_000, 100_000: 400_000, 500_000: 600_000}[extra]}
+
+
+TABLE3_SVHN_EXTRA = Preset(
+    name="table3-svhn-extra", title="Table 3: SVHN 500 labels with extra unlabeled images, error %",
+    notebook="book/results_tables.ipynb", label_counts=(500,), methods=("pi", "mean_teacher"),
+    variants=(("extra0", 0), ("extra100k", 100_000), ("extra500k", 500_000)),
+    build=_table3_build, n_seeds=lambda n: 10,
+    paper=lambda m, n, extra: _paper.TABLE3_SVHN_EXTRA.get(_paper.METHOD_ROWS[m], {}).get(SVHN_TRAIN + extra),
+    needs=lambda m, n, extra: SVHN_EXTRA_LOADER if extra else None)
+
+
+# ---------------------------------------------------------------- Table 4: ResNet-26 Shake-Shake
+def resnet_config(method, n_labels):
+    """pytorch/experiments/cifar10_test.py, 4000 labels: 4 GPUs x (128 with 31 labeled), lr 4 x 0.05."""
+    n_unlabeled_per_batch = 512 - 124
+    epoch = (CIFAR10_TRAIN - n_labels) // n_unlabeled_per_batch     # an epoch: one pass over unlabeled
+    return dict(
+        dataset="cifar10", method=method, n_labels=n_labels, arch="resnet26_shakeshake", two_heads=True,
+        dropout=0.0, width=1.0,   # no dropout in the ResNet; width does not apply to it (fixed 96/192/384)
+        normalization="meanstd", translate=4, flip=True, input_noise=0.0,   # PyTorch code: no Gaussian noise
+        batch_size=512, labeled_per_batch=124, optimizer="sgd", nesterov_momentum=0.9, lr=0.2,
+        weight_decay=2e-4, lr_schedule="cosine",
+        # code: 300 epochs with the cosine sized for 350 (lr_rampdown_epochs) and no lr warm-up;
+        # mtlib's cosine spans `steps` and rampup_steps also warms the lr up linearly, so this runs
+        # the cosine to 0 at epoch 300 and a 5-epoch lr warm-up beside the 5-epoch consistency ramp-up
+        steps=300 * epoch, rampup_steps=5 * epoch, rampdown_steps=0,
+        consistency="mse", consistency_weight=100.0, consistency_on="all", logit_distance_weight=0.01,
+        ema_schedule="warm_start", ema_decay=0.99, eval_every=20 * epoch)
+
+
+TABLE4_RESNET = Preset(
+    name="table4-resnet", title="Table 4: CIFAR-10 4000 labels, ResNet-26 Shake-Shake Mean Teacher, error %",
+    notebook="book/results_tables.ipynb", label_counts=(4000,), methods=("mean_teacher",),
+    build=lambda m, n, v: resnet_config(m, n), n_seeds=lambda n: 10,
+    paper=lambda m, n, v: _paper.TABLE4_CIFAR10_4000["ResNet-26 Mean Teacher"])
+
+
+# --------------------------------------------------------------------- Figure 4: SVHN ablations
+def _fig4(name, title, knob_values, apply, n_labels=250):
+    """An ablation of Figure 4: SVHN, mean teacher, 4 seeds, 7,325 validation images held out
+    (the code runs these with test_phase=False and reports the validation error)."""
+    variants = tuple((f"{name.split('-', 1)[1]}={label}", value) for label, value in knob_values)
+    return Preset(
+        name=name, title=title, notebook="book/results_tables.ipynb", label_counts=(n_labels,),
+        methods=("mean_teacher",), variants=variants, n_seeds=lambda n: 4, metric="ema_val_error",
+        build=lambda m, n, value: {**svhn_config(m, n, n_val=7325), **apply(value)})
+
+
+FIG4_EMA = _fig4(
+    "fig4-ema_decay", "Figure 4(d): EMA decay, SVHN 250 labels, validation error %",
+    [(str(a), ("constant", a)) for a in (0.0, 0.9, 0.97, 0.99, 0.997, 0.999, 0.9997, 0.9999)]
+    + [("0.99-0.999", ("rampup_switch", 0.999))],
+    lambda v: dict(ema_schedule=v[0], ema_decay=v[1], ema_decay_rampup=0.99))
+FIG4_WEIGHT = _fig4(
+    "fig4-consistency_weight", "Figure 4(c): consistency weight, SVHN 250 labels, validation error %",
+    [(str(w), w) for w in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)], lambda w: dict(consistency_weight=w))
+FIG4_NOISE = _fig4(
+    "fig4-noise", "Figure 4(a-b): input noise, translation and dropout on/off, SVHN 250 labels",
+    [(f"dropout{d}-noise{s}-translate{t}", (d, s, t))
+     for d in (0.5, 0.0) for s in (0.15, 0.0) for t in (2, 0)],
+    lambda v: dict(dropout=v[0], input_noise=v[1], translate=v[2]))
+# The text puts all of Figure 4 at 250 labels; the code runs the logit-distance and consistency-
+# trust sweeps (svhn_250_vary_logit_distance_cost.py, svhn_250_vary_trust.py) with n_labeled=500.
+FIG4_LOGIT = _fig4(
+    "fig4-logit_distance", "Figure 4(e): logit distance (two heads), SVHN 500 labels (as the code)",
+    [(str(w), (True, w)) for w in (0.0, 0.001, 0.01, 0.1, 1.0)] + [("one-head", (False, 0.0))],
+    lambda v: dict(two_heads=v[0], logit_distance_weight=v[1]), n_labels=500)
+FIG4_TAU = _fig4(
+    "fig4-consistency_tau", "Figure 4(f): consistency cost MSE (tau 0) to KL (tau 1), SVHN 500 labels (as the code)",
+    [(str(t), t) for t in (0.0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)],
+    lambda t: dict(consistency_tau=t), n_labels=500)
+
+_PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET,
+                  FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_LOGIT, FIG4_TAU)
+PRESETS = {p.name: p for p in _PAPER_PRESETS}
+PRESETS.update({p.name + "-smoke": p.with_smoke() for p in _PAPER_PRESETS})
+
+
+def get_preset(name):
+    """The preset called ``name`` (ValueError naming the known ones otherwise)."""
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is unknown; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def preset_runs(name, seeds=None, labels=None, methods=None, variants=None, override=None):
+    """Yield the runs of preset ``name`` as (run_name, RunConfig dict, chapter notebook) PresetRuns."""
+    return get_preset(name).runs(seeds=seeds, labels=labels, methods=methods, variants=variants,
+                                 override=override)

@@ -5,6 +5,7 @@ optimiser step with the scheduled lr / betas -> EMA update of the teacher -> met
 Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
 test (and validation) images, and a row is added to the history.
 """
+import inspect
 import math
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from mtlib.config import RunConfig
 from mtlib.data import prepare_data
 from mtlib.evaluate import evaluate
 from mtlib.methods import make_method
-from mtlib.models import build_model
+from mtlib.models import ARCHS, build_model
 from mtlib.noise import Augment
 from mtlib.optim import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, provenance, run_key
@@ -41,6 +42,14 @@ def load_data(cfg):
                         image_size=cfg.image_size)
 
 
+def model_kwargs(cfg):
+    """The RunConfig model knobs the arch accepts: ``width`` and ``dropout`` are ConvNet-13 knobs
+    that ResNet-26 Shake-Shake does not take (it has its own fixed widths and no dropout)."""
+    wanted = dict(width=cfg.width, dropout=cfg.dropout, two_heads=cfg.two_heads)
+    accepted = inspect.signature(ARCHS[cfg.arch]).parameters
+    return {k: v for k, v in wanted.items() if k in accepted}
+
+
 class Trainer:
     """Builds model, EMA model, method, optimiser and batches from a RunConfig; ``run()`` trains."""
 
@@ -52,8 +61,7 @@ class Trainer:
         self.device = torch.device(cfg.device)
         self.data = data if data is not None else load_data(cfg)
         torch.manual_seed(cfg.seed)
-        self.student = build_model(cfg.arch, num_classes=self.data.num_classes, width=cfg.width,
-                                   dropout=cfg.dropout, two_heads=cfg.two_heads).to(self.device)
+        self.student = self._build_student().to(self.device)
         self.ema = ema_lib.make_teacher(self.student)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.batch_gen = torch.Generator().manual_seed(cfg.seed + 2)
@@ -66,6 +74,14 @@ class Trainer:
         self.train_y = self.data.train_y_masked.to(self.device)
         self.test_x, self.test_y = self._test_subset()
         self.history, self.step, self._sums, self._count = [], 0, {}, 0
+
+    def _build_student(self):
+        """The student network (a hook: mtlib.distributed swaps in synchronised batch norm)."""
+        return build_model(self.cfg.arch, num_classes=self.data.num_classes, **model_kwargs(self.cfg))
+
+    def _reduce_stats(self, stats):
+        """The step's stats as logged (a hook: mtlib.distributed averages them over ranks)."""
+        return stats
 
     def _make_batches(self):
         cfg, d = self.cfg, self.data
@@ -143,6 +159,7 @@ class Trainer:
         if int(self.batches.epoch) > epoch_before:
             self.method.after_epoch(int(self.batches.epoch))
         stats.update(lr=hyper["lr"], weight=weight, ema_decay=decay)
+        stats = self._reduce_stats(stats)
         for k, v in stats.items():
             self._sums[k] = self._sums.get(k, 0.0) + float(v)
         self._count += 1
