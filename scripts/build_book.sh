@@ -12,6 +12,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     npm ci --no-audit --no-fund
 fi
 
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/jupyter-book" ] && export PATH="$PWD/$VENV/bin:$PATH"
 JB="${JUPYTER_BOOK:-$(command -v jupyter-book || true)}"
 if [ -z "$JB" ]; then
     echo "build_book: jupyter-book not found; set JUPYTER_BOOK or put the venv's bin/ on PATH" >&2

@@ -1,0 +1,33 @@
+"""Every chapter executes end to end at CI's smoke override (mtlib.presets.SMOKE) through papermill.
+
+This exercises the training path of each chapter (the CPU-scale defaults load committed results
+files instead); its numbers mean nothing. Needs the data ($MTLIB_DATA), else skipped.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+from mtlib.presets import SMOKE
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+CHAPTERS = sorted(p.stem for p in BOOK.glob("*.ipynb"))
+# list-valued parameters some chapters need shortened under smoke
+EXTRA = {"results_tables": {"label_counts": [40]}}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_runs_at_smoke_scale(chapter, cifar_root, tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("MTLIB_RESULTS", str(tmp_path / "results"))
+    params = {**SMOKE, **EXTRA.get(chapter, {})}
+    out = tmp_path / f"{chapter}.ipynb"
+    papermill.execute_notebook(str(BOOK / f"{chapter}.ipynb"), str(out), parameters=params,
+                               cwd=str(BOOK), kernel_name="python3", progress_bar=False)
+    assert out.exists()
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = (BOOK.parent / "_toc.yml").read_text()
+    missing = [c for c in CHAPTERS if f"book/{c}" not in toc]
+    assert not missing, f"chapters missing from _toc.yml: {missing}"
