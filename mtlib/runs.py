@@ -19,13 +19,16 @@ DATA_KEYS = ("dataset", "data_root", "download", "n_labels", "seed", "n_val", "n
              "classes", "max_train", "image_size")
 
 
+def book_results_dir(scale):
+    """The book's committed results/<scale> folder (next to the chapters), whatever $MTLIB_RESULTS says."""
+    repo_book = Path(mtlib.__file__).resolve().parent.parent / "book"
+    return (repo_book if repo_book.is_dir() else Path.cwd()) / "results" / scale
+
+
 def results_dir(scale="cpu"):
     """Where a scale's results files live: $MTLIB_RESULTS/<scale>, else the book's results/<scale>."""
     base = os.environ.get("MTLIB_RESULTS")
-    if base:
-        return Path(base) / scale
-    repo_book = Path(mtlib.__file__).resolve().parent.parent / "book"
-    return (repo_book if repo_book.is_dir() else Path.cwd()) / "results" / scale
+    return Path(base) / scale if base else book_results_dir(scale)
 
 
 def data_key(cfg):

@@ -146,3 +146,20 @@ def papermill_command(notebook, params, out="out.ipynb", width=None):
         else:
             lines[-1] += " " + unit
     return " \\\n".join(lines)
+
+
+def runs_frame(results, columns=None, metrics=("student_test_error", "ema_test_error")):
+    """One row per run: the config columns that vary between the runs (or ``columns``), the final
+    metrics and the wall time — how the introduction lists the CPU-scale search."""
+    configs = [r.config for r in results]
+    if columns is None:
+        keys = sorted({k for c in configs for k in c})
+        columns = [k for k in keys if len({str(c.get(k)) for c in configs}) > 1]
+    rows = []
+    for r in results:
+        row = {k: (len(v) if k == "classes" and isinstance(v, list) else v)
+               for k, v in ((k, r.config.get(k)) for k in columns)}
+        row.update({m: r.final.get(m) for m in metrics})
+        row["wall_s"] = r.provenance.get("wall_time_s")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -146,7 +146,7 @@ class Trainer:
         loss, stats = self.method.loss(x, labels, index, step, weight)
         if not math.isfinite(float(loss.detach())):
             where = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path else ""
-            raise TrainingDiverged(f"loss became {float(loss)} at step {step} (lr={hyper['lr']:.3g}, "
+            raise TrainingDiverged(f"loss became {float(loss.detach())} at step {step} (lr={hyper['lr']:.3g}, "
                                    f"consistency weight={weight:.3g}){where}", self.history)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -54,7 +54,7 @@ scale_results = "cpu"           # results/<this>/: the book's CPU-scale runs""")
     code("""import pandas as pd
 from mtlib.config import RunConfig
 from mtlib.presets import CPU_SCALE
-from mtlib.runs import results_dir
+from mtlib.runs import book_results_dir
 from mtlib.tables import load_results, runs_frame
 pd.set_option("display.width", 140)"""),
     md("""## Finding a CPU scale (what we tried)
@@ -73,7 +73,7 @@ the question is which knobs bring that within a few CPU minutes per run. The lev
 Each candidate below ran supervised-only and Mean Teacher with the same labels and seed (results files
 in `book/results/research/`, made by `research/cpu_scale.py`); the table lists the parameters that
 differ between candidates and the final test error of the student and of its EMA."""),
-    code("""research = load_results(results_dir(research_results))
+    code("""research = load_results(book_results_dir(research_results))
 frame = runs_frame(research, columns=["classes", "n_labels", "max_train", "consistency_weight",
                                       "method", "seed"]).fillna({"max_train": 50000})
 frame["classes"] = frame["classes"].fillna(10)

@@ -1,0 +1,86 @@
+"""Chapter helpers of mtlib.tables and mtlib.plotting (fake results, no training)."""
+import shlex
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from mtlib import paper, plotting, tables  # noqa: E402
+from mtlib.results import RunResult, result_path  # noqa: E402
+
+
+def fake(method, n_labels, seed, error, dataset="cifar10", **config):
+    cfg = dict(dataset=dataset, method=method, n_labels=n_labels, seed=seed, **config)
+    return RunResult(config=cfg, final={"ema_test_error": error}, provenance={"mtlib_version": "x"})
+
+
+def test_fill_missing_orders_cells_and_marks_missing():
+    rows = tables.summarize([fake("mean_teacher", 1000, 0, 30.0), fake("mean_teacher", 1000, 1, 32.0)])
+    out = tables.fill_missing(rows, "cifar10", ["supervised", "mean_teacher"], [1000, 4000])
+    assert [(r["method"], r["n_labels"]) for r in out] == [
+        ("supervised", 1000), ("supervised", 4000), ("mean_teacher", 1000), ("mean_teacher", 4000)]
+    assert out[2]["mean"] == 31.0 and out[0]["mean"] is None
+    assert out[0]["paper_mean"] == paper.TABLE2_CIFAR10["Supervised-only"][1000][0]
+
+
+def test_results_table_reads_files_and_says_not_run_yet(tmp_path):
+    for r in (fake("pi", 1000, 0, 40.0, image_size=32), fake("pi", 1000, 1, 44.0, image_size=32),
+              fake("pi", 2000, 0, 1.0, image_size=16)):
+        r.save(result_path(tmp_path, r.config))
+    frame = tables.results_table(tmp_path, "cifar10", ["pi"], [1000, 2000], "ours", image_size=32)
+    assert frame.loc["pi", (1000, "ours")] == "42.00 ± 2.83"
+    assert frame.loc["pi", (2000, "ours")] == "not run yet"
+    assert frame.loc["pi", (2000, "paper (paper scale)")] == "18.02 ± 0.60"
+
+
+def test_paper_frame_tables_1_and_4():
+    t1 = tables.paper_frame(paper.TABLE1_SVHN)
+    assert list(t1.columns) == ["250 labels", "500 labels", "1000 labels", "73257 labels"]
+    assert t1.loc["Mean Teacher", "250 labels"] == "4.35 ± 0.50"
+    assert t1.loc["Pi model [13]", "250 labels"] == "—"
+    t4 = tables.paper_frame(paper.TABLE4_CIFAR10_4000, column="paper: CIFAR-10 4000")
+    assert t4.loc["ResNet-26 Mean Teacher", "paper: CIFAR-10 4000"] == "6.28 ± 0.15"
+    assert t4.loc["State of the art (VAT+EntMin)", "paper: CIFAR-10 4000"] == "10.55"
+
+
+def test_rank_methods_skips_missing():
+    rows = [{"method": "a", "n_labels": 1, "mean": 3.0}, {"method": "b", "n_labels": 1, "mean": 2.0},
+            {"method": "c", "n_labels": 1, "mean": None}]
+    assert tables.rank_methods(rows) == {1: ["b", "a"]}
+
+
+def panel():
+    runs = [[fake("mean_teacher", 1, s, 10.0 * v + s) for s in (0, 1)] for v in (0, 1)]
+    return dict(title="(c) EMA", xlabel="decay", values=[0.0, 0.99], marked=0.99,
+                series={"on": runs, "off": runs[::-1]}, reference=(5.0, "base"))
+
+
+def test_sweep_mean_and_frame():
+    p = panel()
+    assert tables.sweep_mean(p, 0.99) == 10.5 and tables.sweep_mean(p, 0.99, "off") == 0.5
+    frame = tables.sweep_frame([p])
+    assert len(frame) == 4 and frame["base"].tolist() == ["", "◀ base", "", ""]
+    assert frame["ema_test_error"].iloc[1] == "10.50 ± 0.71"
+
+
+def test_plot_figure4_draws_every_panel():
+    fig = plotting.plot_figure4([panel(), panel(), panel(), panel()], suptitle="t")
+    axes = fig.axes
+    assert len(axes) == 6 and not axes[4].axison and axes[0].get_legend() is not None
+    assert axes[0].get_xticklabels()[1].get_fontweight() == "bold"
+    matplotlib.pyplot.close(fig)
+
+
+def test_papermill_command_round_trips():
+    cmd = tables.papermill_command("book/x.ipynb", {"steps": 150000, "labeled_per_batch": None,
+                                                    "methods": ["pi", "mean_teacher"], "scale": "a b"})
+    assert shlex.split(cmd) == ["papermill", "book/x.ipynb", "out.ipynb", "-p", "steps", "150000",
+                                "-p", "labeled_per_batch", "None", "-y", "methods: [pi, mean_teacher]",
+                                "-p", "scale", "a b"]
+
+
+def test_papermill_command_wraps_lines():
+    params = {f"knob{i}": i for i in range(20)}
+    cmd = tables.papermill_command("book/x.ipynb", params, width=60)
+    assert all(len(line) <= 60 for line in cmd.splitlines()) and len(cmd.splitlines()) > 3
+    assert shlex.split(cmd.replace("\\\n", " ")) == shlex.split(tables.papermill_command("book/x.ipynb", params))
