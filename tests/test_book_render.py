@@ -260,3 +260,40 @@ def test_offline_check_widgets_are_linked_client_side(browser, server):
     assert readout.text == "0.995"
     _screenshot(browser, "offline_check")
     _assert_offline(browser, server)
+
+
+def _visible_image_sources(browser):
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('.widget-image, .jupyter-widget-image, img'))"
+        ".filter(e => e.tagName === 'IMG' && e.offsetParent !== null && e.src.startsWith('blob:')"
+        " || (e.tagName === 'IMG' && e.offsetParent !== null && e.closest('.widget-box, .jupyter-widgets')))"
+        ".map(e => e.src)"
+    )
+
+
+def test_mean_teacher_ema_slider_changes_the_shown_figure(browser, server):
+    """The Mean Teacher chapter: typeset math, and the precomputed EMA-decay slider switches figures."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, f"{server}/book/mean_teacher.html")
+    _wait_for_mathjax(browser, min_containers=2)
+    _assert_no_raw_tex(browser)
+    wait = WebDriverWait(browser, 30)
+    sliders = wait.until(
+        lambda d: [s for s in d.find_elements(By.CSS_SELECTOR, ".widget-slider") if "EMA decay" in s.text] or False,
+        message="the EMA decay slider of the Mean Teacher chapter did not render",
+    )
+    slider = sliders[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", slider)
+    readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+    before_value, before_images = readout.text, _visible_image_sources(browser)
+    assert before_images, "no figure is shown under the slider"
+    _screenshot(browser, "mean_teacher_before")
+    slider.find_element(By.CSS_SELECTOR, ".noUi-handle").send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda d: readout.text != before_value, message="the slider did not move")
+    wait.until(lambda d: _visible_image_sources(d) != before_images,
+               message="moving the EMA slider did not change the shown figure")
+    _screenshot(browser, "mean_teacher_after")
+    _assert_offline(browser, server)
