@@ -183,3 +183,27 @@ class MaskedBatches(_Batches):
     @property
     def batches_per_epoch(self) -> float:
         return self.n_images / self.batch_size
+
+
+class SamplerView:
+    """A wrapper around a batch sampler that changes the indices it yields, not its state.
+
+    Subclasses implement ``__next__`` from ``next(self.sampler)``; epochs and checkpoints are the
+    wrapped sampler's.
+    """
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        return self
+
+    @property
+    def epoch(self):
+        return self.sampler.epoch
+
+    def state_dict(self):
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state):
+        self.sampler.load_state_dict(state)

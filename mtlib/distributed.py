@@ -32,6 +32,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
+from mtlib.batches import SamplerView
+
 from mtlib.config import RunConfig
 from mtlib.results import run_key
 from mtlib.trainer import Trainer
@@ -94,11 +96,12 @@ def sync_batchnorm(module, device="cpu"):
     return module
 
 
-class RankSlice:
+class RankSlice(SamplerView):
     """This rank's share of each global batch of ``sampler`` (labeled and unlabeled parts split alike)."""
 
     def __init__(self, sampler, rank, world, labeled_per_batch=None):
-        self.sampler, self.rank, self.world, self.labeled = sampler, rank, world, labeled_per_batch
+        super().__init__(sampler)
+        self.rank, self.world, self.labeled = rank, world, labeled_per_batch
 
     def __next__(self):
         index = next(self.sampler)
@@ -106,19 +109,6 @@ class RankSlice:
             return index[self.rank::self.world]
         lab, unl = index[:self.labeled], index[self.labeled:]
         return torch.cat([lab[self.rank::self.world], unl[self.rank::self.world]])
-
-    def __iter__(self):
-        return self
-
-    @property
-    def epoch(self):
-        return self.sampler.epoch
-
-    def state_dict(self):
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state):
-        self.sampler.load_state_dict(state)
 
 
 def check_distributable(cfg, world):

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from mtlib import ema as ema_lib
-from mtlib.batches import MaskedBatches, TwoStreamBatches
+from mtlib.batches import MaskedBatches, SamplerView, TwoStreamBatches
 from mtlib.checkpoint import load_checkpoint, save_checkpoint
 from mtlib.config import RunConfig
 from mtlib.data import prepare_data
@@ -208,27 +208,15 @@ class Trainer:
                          provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0))
 
 
-class _Remapped:
+class _Remapped(SamplerView):
     """A batch sampler over positions 0..n-1 of ``index`` that yields ``index[positions]``."""
 
     def __init__(self, sampler, index):
-        self.sampler, self.index = sampler, index
+        super().__init__(sampler)
+        self.index = index
 
     def __next__(self):
         return self.index[next(self.sampler)]
-
-    def __iter__(self):
-        return self
-
-    @property
-    def epoch(self):
-        return self.sampler.epoch
-
-    def state_dict(self):
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state):
-        self.sampler.load_state_dict(state)
 
 
 def train(cfg=None, data=None, progress=True, resume=True, **params):

@@ -263,11 +263,10 @@ def test_offline_check_widgets_are_linked_client_side(browser, server):
 
 
 def _visible_image_sources(browser):
+    """The src of every image shown (not hidden) inside an embedded widget."""
     return browser.execute_script(
-        "return Array.from(document.querySelectorAll('.widget-image, .jupyter-widget-image, img'))"
-        ".filter(e => e.tagName === 'IMG' && e.offsetParent !== null && e.src.startsWith('blob:')"
-        " || (e.tagName === 'IMG' && e.offsetParent !== null && e.closest('.widget-box, .jupyter-widgets')))"
-        ".map(e => e.src)"
+        "return Array.from(document.querySelectorAll('.jupyter-widgets img, img.widget-image'))"
+        ".filter(e => e.offsetParent !== null).map(e => e.src)"
     )
 
 
