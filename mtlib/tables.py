@@ -163,3 +163,13 @@ def runs_frame(results, columns=None, metrics=("student_test_error", "ema_test_e
         row["wall_s"] = r.provenance.get("wall_time_s")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def mean_between(result, column, start, end):
+    """Mean of a history column over the evaluations with start <= step <= end (Fig. 3's
+    'after an initial period'): e.g. student vs EMA error between the ramp-up and the ramp-down."""
+    values = [row[column] for row in result.history
+              if start <= row["step"] <= end and row.get(column) is not None]
+    if not values:
+        raise ValueError(f"no evaluation of {column!r} between steps {start} and {end}")
+    return statistics.fmean(values)

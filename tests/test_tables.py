@@ -1,6 +1,8 @@
 """Chapter helpers of mtlib.tables and mtlib.plotting (fake results, no training)."""
 import shlex
 
+import pytest
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -84,3 +86,12 @@ def test_papermill_command_wraps_lines():
     cmd = tables.papermill_command("book/x.ipynb", params, width=60)
     assert all(len(line) <= 60 for line in cmd.splitlines()) and len(cmd.splitlines()) > 3
     assert shlex.split(cmd.replace("\\\n", " ")) == shlex.split(tables.papermill_command("book/x.ipynb", params))
+
+
+def test_mean_between_uses_only_the_window():
+    from mtlib.results import RunResult
+    from mtlib.tables import mean_between
+    r = RunResult(config={}, history=[{"step": s, "ema_test_error": float(s)} for s in (250, 500, 750, 1000)])
+    assert mean_between(r, "ema_test_error", 500, 750) == 625.0
+    with pytest.raises(ValueError, match="between steps 2000 and 3000"):
+        mean_between(r, "ema_test_error", 2000, 3000)
