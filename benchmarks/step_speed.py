@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from mtlib.models import ConvNet13
 
 BATCH = 100
+DEVICE = torch.device("cpu")   # set by --device (default: cuda when available)
 WARMUP = 2
 
 
@@ -35,8 +36,8 @@ WARMUP = 2
 def make_pair(width, seed=0):
     """Student, teacher (a copy, no grads) and Adam optimiser for ConvNet13 at ``width``."""
     torch.manual_seed(seed)
-    student = ConvNet13(width=width).train()
-    teacher = ConvNet13(width=width).train()
+    student = ConvNet13(width=width).train().to(DEVICE)
+    teacher = ConvNet13(width=width).train().to(DEVICE)
     teacher.load_state_dict(student.state_dict())
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -76,18 +77,25 @@ def mtlib_step(width, steps):
         val_x=torch.empty(0, 3, 32, 32), val_y=torch.empty(0, dtype=torch.long),
         test_x=torch.empty(0, 3, 32, 32), test_y=torch.empty(0, dtype=torch.long),
         classes=[str(i) for i in range(10)], num_classes=10)
-    cfg = RunConfig(method="mean_teacher", n_labels=len(labeled), width=width, batch_size=BATCH,
+    cfg = RunConfig(method="mean_teacher", n_labels=len(labeled), width=width, batch_size=BATCH, device=str(DEVICE),
                     steps=10 ** 6, rampup_steps=1000, rampdown_steps=1000, eval_every=0, threads=0)
     trainer = Trainer(cfg, data)
     return _timed(trainer.train_step, steps)
 
 
+def _sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def _timed(step_fn, steps):
     for _ in range(WARMUP):
         step_fn()
+    _sync()
     start = time.perf_counter()
     for _ in range(steps):
         step_fn()
+    _sync()
     return steps * BATCH / (time.perf_counter() - start)
 
 
@@ -96,8 +104,8 @@ def measure_bare(width, steps):
     """(a) the bare step on the same pre-made float tensors."""
     student, teacher, optimizer = make_pair(width)
     g = torch.Generator().manual_seed(0)
-    xs, xt = torch.randn(BATCH, 3, 32, 32, generator=g), torch.randn(BATCH, 3, 32, 32, generator=g)
-    labels = torch.randint(0, 10, (BATCH,), generator=g)
+    xs, xt = (torch.randn(BATCH, 3, 32, 32, generator=g).to(DEVICE) for _ in range(2))
+    labels = torch.randint(0, 10, (BATCH,), generator=g).to(DEVICE)
     return _timed(lambda: bare_step(student, teacher, optimizer, xs, xt, labels), steps)
 
 
@@ -127,7 +135,7 @@ def measure_pipeline(width, steps, image_dir):
 
     def step():
         (xs, xt), labels = next(batches)
-        bare_step(student, teacher, optimizer, xs, xt, labels)
+        bare_step(student, teacher, optimizer, xs.to(DEVICE), xt.to(DEVICE), labels.to(DEVICE))
 
     try:
         return _timed(step, steps)
@@ -176,11 +184,16 @@ def main(argv=None):
     parser.add_argument("--data", default=os.environ.get("MTLIB_DATA"),
                         help="folder with cifar10-jpeg/ or cifar10-jpeg.tar.gz, or the tarball (default $MTLIB_DATA)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="device to measure on (default: cuda when available, else cpu)")
     parser.add_argument("--skip-pipeline", action="store_true", help="only the bare (and mtlib) step")
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps={args.steps} must be >= 1")
     torch.set_num_threads(args.threads)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    print(f"device: {DEVICE}")
 
     tmp_root = tempfile.mkdtemp(prefix="mtlib-jpeg-")
     try:

@@ -76,6 +76,10 @@ class RunConfig:
     checkpoint_every: int = 0                # 0: no checkpoints
     checkpoint_dir: Optional[str] = None
     device: str = "cpu"
+    # speed on a GPU (same arithmetic up to floating-point rounding, except bf16)
+    channels_last: bool = False              # NHWC tensors for the convolutions
+    bf16: bool = False                       # bfloat16 autocast of the forward passes
+    compile: bool = False                    # torch.compile the student and teacher forward passes
     threads: int = 0                         # 0: leave torch's default
 
     def __post_init__(self):

@@ -62,9 +62,14 @@ def load_result(path):
                      final=data.get("final", {}), provenance=data.get("provenance", {}))
 
 
+# parameters added after results files existed: at these values they leave a run's identity as it was
+LATER_DEFAULTS = {"channels_last": False, "bf16": False, "compile": False}
+
+
 def identity(config):
     """The parameters that define what a run computes."""
-    return {k: v for k, v in sorted(config.items()) if k not in NOT_IDENTITY}
+    return {k: v for k, v in sorted(config.items())
+            if k not in NOT_IDENTITY and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
 
 
 def run_key(config):

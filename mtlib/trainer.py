@@ -69,11 +69,21 @@ class Trainer:
         self.method = make_method(cfg.method, self.student, self.ema, cfg, augment, self.noise_gen,
                                   len(self.data.train_labels), self.data.num_classes)
         self.optimizer = make_optimizer(self.student.parameters(), cfg)
+        self._speed_up()
         self.batches = self._make_batches()
         self.train_x = self.data.train_x.to(self.device)
         self.train_y = self.data.train_y_masked.to(self.device)
         self.test_x, self.test_y = self._test_subset()
         self.history, self.step, self._sums, self._count = [], 0, {}, 0
+
+    def _speed_up(self):
+        """GPU speed knobs: channels_last memory format and torch.compile of the forward passes."""
+        if self.cfg.channels_last:
+            self.student.to(memory_format=torch.channels_last)
+            self.ema.to(memory_format=torch.channels_last)
+        if self.cfg.compile:
+            self.method.student = torch.compile(self.student)
+            self.method.ema = torch.compile(self.ema)
 
     def _build_student(self):
         """The student network (a hook: mtlib.distributed swaps in synchronised batch norm)."""
@@ -143,7 +153,8 @@ class Trainer:
         weight = consistency_weight(cfg, step)
         self.student.train()
         x, labels = self.train_x[index.to(self.device)], self.train_y[index.to(self.device)]
-        loss, stats = self.method.loss(x, labels, index, step, weight)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, stats = self.method.loss(x, labels, index, step, weight)
         if not math.isfinite(float(loss.detach())):
             where = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path else ""
             raise TrainingDiverged(f"loss became {float(loss.detach())} at step {step} (lr={hyper['lr']:.3g}, "

@@ -119,3 +119,20 @@ def test_foreign_results_file_is_rejected(tmp_path):
     p.write_text("{broken")
     with pytest.raises(ValueError, match="cannot be read as JSON"):
         load_result(p)
+
+
+def test_speed_knobs_keep_results_and_identity():
+    """channels_last computes the same run up to rounding; bf16 autocast trains; neither changes
+    the identity of runs saved before the knobs existed."""
+    from mtlib.results import run_key
+    data = tiny_data()
+    # the first step's loss (before any update: Adam's sign-like early steps amplify rounding later)
+    # dropout off: its masks are drawn in memory order, so NHWC draws other (equally random) masks
+    plain = Trainer(tiny_cfg(steps=4, dropout=0.0), data).train_step()
+    nhwc = Trainer(tiny_cfg(steps=4, dropout=0.0, channels_last=True), data).train_step()
+    assert plain["loss"] == pytest.approx(nhwc["loss"], rel=1e-5)
+    bf16 = Trainer(tiny_cfg(steps=4, eval_every=2, bf16=True), data).run(progress=False)
+    assert all(math.isfinite(r["train_loss"]) for r in bf16.history)
+    old = {k: v for k, v in tiny_cfg().to_dict().items() if k not in ("channels_last", "bf16", "compile")}
+    assert run_key(old) == run_key(tiny_cfg().to_dict())
+    assert run_key(tiny_cfg(bf16=True).to_dict()) != run_key(tiny_cfg().to_dict())
