@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-export PATH="$PWD/$VENV/bin:$PATH" MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+export PATH="$PWD/$VENV/bin:$PATH" PYDEVD_DISABLE_FILE_VALIDATION=1
 python -m pytest -q -m "not book" tests "$@"
 python -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1200 book/
 bash scripts/build_book.sh
