@@ -8,8 +8,7 @@ import sys
 
 BLOCK = '''dataset = "cifar10"; classes = ["airplane", "automobile", "frog", "horse"]; max_train = 8000
 image_size = 16; normalization = "zca"; max_test = 2000; width = 0.125
-translate = 1; flip = True; input_noise = 0.15
-n_labels = 100; labeled_per_batch = 20; batch_size = 100
+translate = 1; flip = True; input_noise = 0.15; n_labels = 100; labeled_per_batch = 20; batch_size = 100
 steps = 3000; rampup_steps = 1000; rampdown_steps = 500; eval_every = 250
 consistency_weight = 10.0; consistency_on = "unlabeled"; ema_decay = 0.99'''
 SCALE = ('scale = "CPU scale: 4 CIFAR-10 classes (JPEG copy), 8000 training images at 16x16, '
