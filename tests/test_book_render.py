@@ -221,21 +221,27 @@ def test_intro_math_is_typeset(browser, server):
     _assert_offline(browser, server)
 
 
+def _open_slider_page(browser, url, min_math, label):
+    """Open a page, check its math, and wait for the embedded slider whose text holds ``label``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, url)
+    _wait_for_mathjax(browser, min_containers=min_math)
+    _assert_no_raw_tex(browser)
+    wait = WebDriverWait(browser, 30)
+    sliders = wait.until(
+        lambda d: [s for s in d.find_elements(By.CSS_SELECTOR, ".widget-slider") if label in s.text] or False,
+        message=f"the {label!r} slider did not render (require.js / embed-amd.js / widget state?)",
+    )
+    return wait, sliders[0]
+
+
 def test_offline_check_widgets_are_linked_client_side(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    _open(browser, f"{server}/book/offline_check.html")
-    _wait_for_mathjax(browser, min_containers=1)
-    _assert_no_raw_tex(browser)
-
-    wait = WebDriverWait(browser, 30)
-    slider = wait.until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, ".widget-slider") or False,
-        message="the embedded ipywidgets did not render (require.js / embed-amd.js / widget state?)",
-    )[0]
-    assert "EMA decay" in slider.text
+    wait, slider = _open_slider_page(browser, f"{server}/book/offline_check.html", 1, "EMA decay")
     handle = slider.find_element(By.CSS_SELECTOR, ".noUi-handle")
     number = browser.find_element(By.CSS_SELECTOR, ".widget-text input")
     readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
@@ -274,17 +280,8 @@ def test_mean_teacher_ema_slider_changes_the_shown_figure(browser, server):
     """The Mean Teacher chapter: typeset math, and the precomputed EMA-decay slider switches figures."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    _open(browser, f"{server}/book/mean_teacher.html")
-    _wait_for_mathjax(browser, min_containers=2)
-    _assert_no_raw_tex(browser)
-    wait = WebDriverWait(browser, 30)
-    sliders = wait.until(
-        lambda d: [s for s in d.find_elements(By.CSS_SELECTOR, ".widget-slider") if "EMA decay" in s.text] or False,
-        message="the EMA decay slider of the Mean Teacher chapter did not render",
-    )
-    slider = sliders[0]
+    wait, slider = _open_slider_page(browser, f"{server}/book/mean_teacher.html", 2, "EMA decay")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", slider)
     readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
     before_value, before_images = readout.text, _visible_image_sources(browser)
