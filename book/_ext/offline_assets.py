@@ -96,6 +96,12 @@ def copy_vendor_files(app: Sphinx) -> None:
             copied += _copy_tree_or_glob(base, pattern, static / dest_name)
     for dest_name, src in OWN_FILES.items():
         copied += _copy_if_changed(src, Path(app.outdir, "_static", dest_name))
+    # Fallback for the widget icon fonts: when embed-amd.js resolves its module URL before the
+    # require.js mapping of widgets-setup.js applies (seen once in a test run), it asks for them
+    # relative to the page, <page folder>/@jupyter-widgets/; every chapter lives in book/.
+    fonts_base = node_modules / VENDOR_FILES["html-manager"][0]
+    for pattern in ("*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg"):
+        copied += _copy_tree_or_glob(fonts_base, pattern, Path(app.outdir, "book", "@jupyter-widgets"))
     logger.info(f"offline_assets: {copied} file(s) copied to {static}")
 
     # Every configured script must be one of the local copies.
