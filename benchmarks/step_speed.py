@@ -8,7 +8,7 @@ Measurements (each a function; 2 warm-up steps, then ``--steps`` timed steps, ba
             DataLoader with 2 workers, then the same bare step;
   mtlib     the mtlib trainer's own step (``Trainer.train_step``: noise, EMA update and schedules included).
 
-JPEGs: ``<mtlib.datasets.cache_dir()>/cifar10-jpeg/train`` if present, else ``--data`` (default $MTLIB_DATA):
+JPEGs: ``<mtlib.data.datasets.cache_dir()>/cifar10-jpeg/train`` if present, else ``--data`` (default $MTLIB_DATA):
 a folder holding ``cifar10-jpeg/`` or ``cifar10-jpeg.tar.gz``, or the tarball itself, whose train split is
 extracted to a temporary folder. Without JPEGs the pipeline row is skipped.
 
@@ -62,10 +62,10 @@ def mtlib_step(width, steps):
     """The mtlib trainer's own Mean Teacher step (Trainer.train_step): index a batch of 100 from
     in-memory tensors, draw both noises on the batch, forward/backward, Adam with the scheduled
     lr/betas, EMA update of parameters and buffers, bookkeeping."""
-    from mtlib.batches import masked_labels
+    from mtlib.data.batches import masked_labels
     from mtlib.config import RunConfig
     from mtlib.data import SemiSupervisedData
-    from mtlib.trainer import Trainer
+    from mtlib.training.trainer import Trainer
 
     g = torch.Generator().manual_seed(0)
     n = 2000
@@ -153,7 +153,7 @@ def find_jpeg_train_dir(data, tmp_root):
     """A folder ``train/<class>/*.jpg``: cache_dir first, then ``data`` (folder or tarball), extracting if needed."""
     candidates = []
     try:
-        from mtlib.datasets import cache_dir
+        from mtlib.data.datasets import cache_dir
         candidates.append(Path(cache_dir()) / "cifar10-jpeg" / "train")
     except Exception:  # the data module may be absent or changed; --data still works
         pass

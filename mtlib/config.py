@@ -7,7 +7,8 @@ a papermill ``-p`` override, the results file and the book's tables. Every bad v
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
-from mtlib.ema import EMA_SCHEDULES, check_decay
+from mtlib.training.ema import check_decay
+from mtlib.training.schedules import EMA_SCHEDULES
 
 METHODS = ("supervised", "pi", "temporal_ensembling", "mean_teacher")
 DATASETS = ("cifar10", "svhn", "imagefolder")

@@ -13,7 +13,8 @@ import mtlib
 
 from mtlib.config import RunConfig
 from mtlib.results import load_matching, result_path
-from mtlib.trainer import Trainer, load_data
+from mtlib.data import load_data
+from mtlib.training.trainer import Trainer
 
 DATA_KEYS = ("dataset", "data_root", "download", "n_labels", "seed", "n_val", "normalization",
              "classes", "max_train", "image_size")

@@ -1,7 +1,7 @@
 """Method-vs-supervised helpers: one base config, same seeds, a mean +- std table."""
 import pytest
 
-from mtlib import comparison
+from mtlib.book import comparison
 from mtlib.config import RunConfig
 from mtlib.results import RunResult
 

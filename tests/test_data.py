@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from mtlib.batches import NO_LABEL, MaskedBatches, TwoStreamBatches, masked_labels
+from mtlib.data.batches import NO_LABEL, MaskedBatches, TwoStreamBatches, masked_labels
 from mtlib.data import prepare_data
-from mtlib.datasets import (CIFAR10_CLASSES, DataNotFoundError, ImageSet, cache_dir, data_root,
+from mtlib.data.datasets import (CIFAR10_CLASSES, DataNotFoundError, ImageSet, cache_dir, data_root,
                             load_dataset)
-from mtlib.noise import Augment, gaussian_noise, hflip, shift, translate
-from mtlib.normalize import ZCA, global_contrast_normalize, make_normalizer, per_image_standardize
-from mtlib.splits import label_split, validation_split
+from mtlib.data.noise import Augment, gaussian_noise, hflip, shift, translate
+from mtlib.data.normalize import ZCA, global_contrast_normalize, make_normalizer, per_image_standardize
+from mtlib.data.splits import label_split, validation_split
 
 
 def gen(seed=0):

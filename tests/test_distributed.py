@@ -1,4 +1,4 @@
-"""DDP (mtlib.distributed): 2 CPU processes (gloo, file init) reproduce a 1-process run of the same global batch.
+"""DDP (mtlib.reproduce.distributed): 2 CPU processes (gloo, file init) reproduce a 1-process run of the same global batch.
 
 Tolerance, measured: with synchronised batch norm (GlobalBatchNorm2d), dropout 0 and no input
 noise, the rank-averaged loss differs from the single-process loss by < 1e-5 absolute per step
@@ -12,11 +12,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mtlib.batches import masked_labels
+from mtlib.data.batches import masked_labels
 from mtlib.config import RunConfig
 from mtlib.data import SemiSupervisedData
-from mtlib.distributed import GlobalBatchNorm2d, check_distributable
-from mtlib.trainer import Trainer
+from mtlib.reproduce.distributed import GlobalBatchNorm2d, check_distributable
+from mtlib.training.trainer import Trainer
 
 STEPS = 6
 LOSS_TOL, WEIGHT_TOL = 1e-4, 1e-3
@@ -47,7 +47,7 @@ METHODS = ("mean_teacher", "pi")
 
 
 def _worker(rank, world, init_file, out_dir):
-    from mtlib.distributed import DistributedTrainer, teachers_equal
+    from mtlib.reproduce.distributed import DistributedTrainer, teachers_equal
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from mtlib import ema
+from mtlib.training import ema, schedules
 
 
 def tiny():
@@ -49,14 +49,14 @@ def test_teacher_never_gets_gradients():
 
 
 def test_decay_schedules():
-    assert ema.ema_decay(5, "constant", 0.999) == 0.999
-    assert ema.ema_decay(99, "rampup_switch", 0.999, rampup_steps=100) == 0.99
-    assert ema.ema_decay(100, "rampup_switch", 0.999, rampup_steps=100) == 0.999
-    assert ema.ema_decay(0, "warm_start", 0.99) == 0.0          # first teacher = student
-    assert ema.ema_decay(9, "warm_start", 0.99) == pytest.approx(0.9)
-    assert ema.ema_decay(10_000, "warm_start", 0.99) == 0.99
+    assert schedules.ema_decay(5, "constant", 0.999) == 0.999
+    assert schedules.ema_decay(99, "rampup_switch", 0.999, rampup_steps=100) == 0.99
+    assert schedules.ema_decay(100, "rampup_switch", 0.999, rampup_steps=100) == 0.999
+    assert schedules.ema_decay(0, "warm_start", 0.99) == 0.0          # first teacher = student
+    assert schedules.ema_decay(9, "warm_start", 0.99) == pytest.approx(0.9)
+    assert schedules.ema_decay(10_000, "warm_start", 0.99) == 0.99
     with pytest.raises(ValueError, match="ema_schedule"):
-        ema.ema_decay(0, "linear", 0.9)
+        schedules.ema_decay(0, "linear", 0.9)
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, 1.5])

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from mtlib import ensembling_demo as demo
-from mtlib.plotting import plot_consistency_refresh, plot_ensemble_trace
+from mtlib.book import ensembling as demo
+from mtlib.book.plots import plot_consistency_refresh, plot_ensemble_trace
 from mtlib.results import RunResult
 
 

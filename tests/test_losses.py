@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mtlib import losses
+from mtlib.training import losses
 
 
 def test_softmax_mse_hand_computed():

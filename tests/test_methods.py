@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from mtlib import ema as ema_lib
+from mtlib.training import ema as ema_lib
 from mtlib.config import RunConfig
-from mtlib.losses import NO_LABEL, softmax_mse
-from mtlib.methods import make_method
+from mtlib.training.losses import NO_LABEL, softmax_mse
+from mtlib.training.methods import make_method
 
 
 class ShiftNoise:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from mtlib import ramps
+from mtlib.training import ramps
 
 
 def test_sigmoid_rampup_values():

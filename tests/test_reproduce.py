@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import mtlib
-from mtlib import reproduce
-from mtlib.presets import PRESETS, get_preset
+from mtlib.reproduce import cli as reproduce
+from mtlib.reproduce.presets import PRESETS, get_preset
 from mtlib.results import load_result
-from mtlib.trainer import Trainer
+from mtlib.training.trainer import Trainer
 
 # tiny: SMOKE (6 steps, batch 20 with 10 labeled, 40 labels) on 200 CIFAR-10 images at 16x16, width 1/16
 TINY = ["--preset-placeholder", "--labels", "1000", "--methods", "mean_teacher", "--seeds", "0", "1",
@@ -79,7 +79,7 @@ def test_presets_follow_paper_settings():
 
 def test_resnet_config_builds_and_steps():
     """RunConfig.width/dropout do not reach the ResNet (the trainer passes only what the arch takes)."""
-    from mtlib.batches import masked_labels
+    from mtlib.data.batches import masked_labels
     from mtlib.data import SemiSupervisedData
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 3, 8, 8, generator=g), torch.arange(12) % 2

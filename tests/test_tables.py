@@ -1,4 +1,4 @@
-"""Chapter helpers of mtlib.tables and mtlib.plotting (fake results, no training)."""
+"""Chapter helpers of mtlib.book.tables and mtlib.book.plots (fake results, no training)."""
 import shlex
 
 import pytest
@@ -7,7 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from mtlib import paper, plotting, tables  # noqa: E402
+from mtlib.book import paper
+from mtlib.book import plots as plotting
+from mtlib.book import tables  # noqa: E402
 from mtlib.results import RunResult, result_path  # noqa: E402
 
 
@@ -90,7 +92,7 @@ def test_papermill_command_wraps_lines():
 
 def test_mean_between_uses_only_the_window():
     from mtlib.results import RunResult
-    from mtlib.tables import mean_between
+    from mtlib.book.tables import mean_between
     r = RunResult(config={}, history=[{"step": s, "ema_test_error": float(s)} for s in (250, 500, 750, 1000)])
     assert mean_between(r, "ema_test_error", 500, 750) == 625.0
     with pytest.raises(ValueError, match="between steps 2000 and 3000"):

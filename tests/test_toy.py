@@ -1,9 +1,9 @@
-"""mtlib.toy: the Figure 1 toy problem (data, the five panels, the chapter's claim on one seed)."""
+"""mtlib.book.toy: the Figure 1 toy problem (data, the five panels, the chapter's claim on one seed)."""
 import pytest
 import torch
 
-from mtlib import toy
-from mtlib.losses import NO_LABEL  # noqa: F401  (the toy uses the shared NO_LABEL convention)
+from mtlib.book import toy
+from mtlib.training.losses import NO_LABEL  # noqa: F401  (the toy uses the shared NO_LABEL convention)
 
 FAST = dict(steps=150, n_unlabeled=40)
 

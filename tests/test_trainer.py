@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from mtlib.batches import masked_labels
+from mtlib.data.batches import masked_labels
 from mtlib.config import RunConfig
 from mtlib.data import SemiSupervisedData
 from mtlib.results import load_matching, load_result, result_path
 from mtlib.runs import run_or_load
-from mtlib.trainer import Trainer, TrainingDiverged
+from mtlib.training.trainer import Trainer, TrainingDiverged
 
 
 class _Fixed:

@@ -7,9 +7,9 @@ import ipywidgets as widgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from mtlib import plotting  # noqa: E402
+from mtlib.book import plots as plotting  # noqa: E402
 from mtlib.results import RunResult  # noqa: E402
-from mtlib.widgets import precomputed_slider  # noqa: E402
+from mtlib.book.widgets import precomputed_slider  # noqa: E402
 
 
 def fake(method="mean_teacher", shift=0.0, steps=(3, 6, 9)):

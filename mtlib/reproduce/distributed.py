@@ -1,6 +1,6 @@
 """One run across processes with DistributedDataParallel (torchrun; gloo on CPU, nccl on GPUs).
 
-    torchrun --nproc_per_node=4 -m mtlib.distributed table4-resnet --seeds 0 --results DIR
+    torchrun --nproc_per_node=4 -m mtlib.reproduce.distributed table4-resnet --seeds 0 --results DIR
 
 What each rank does (design):
 - Batches: every rank draws the SAME global batch from the same seeded sampler and takes its
@@ -32,11 +32,11 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from mtlib.batches import SamplerView
+from mtlib.data.batches import SamplerView
 
 from mtlib.config import RunConfig
 from mtlib.results import run_key
-from mtlib.trainer import Trainer
+from mtlib.training.trainer import Trainer
 
 try:
     from torch.distributed.nn.functional import all_reduce as _all_reduce_autograd
@@ -114,7 +114,7 @@ class RankSlice(SamplerView):
 def check_distributable(cfg, world):
     """ValueError unless ``cfg`` splits evenly over ``world`` ranks."""
     if cfg.method == "temporal_ensembling":
-        raise ValueError("method='temporal_ensembling' is not supported by mtlib.distributed (its per-image "
+        raise ValueError("method='temporal_ensembling' is not supported by mtlib.reproduce.distributed (its per-image "
                          "ensemble would need an all-gather every step); run it in one process")
     if cfg.batch_size % world:
         raise ValueError(f"batch_size={cfg.batch_size} does not divide by world_size={world}; every rank "
@@ -181,12 +181,12 @@ def teachers_equal(teacher):
 
 # ------------------------------------------------------------------------------------------ CLI
 def main(argv=None):
-    """``torchrun --nproc_per_node=N -m mtlib.distributed PRESET [selection] [--results DIR]``."""
-    from mtlib import reproduce
+    """``torchrun --nproc_per_node=N -m mtlib.reproduce.distributed PRESET [selection] [--results DIR]``."""
+    from mtlib.reproduce import cli as reproduce
     from mtlib.runs import DataCache, results_dir as default_results_dir
     from mtlib.results import result_path
 
-    ap = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m mtlib.distributed",
+    ap = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m mtlib.reproduce.distributed",
                                  description="Run a preset's selected runs one after another, each across "
                                              "all processes of the torchrun job (DDP).")
     ap.add_argument("preset")

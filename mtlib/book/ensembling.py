@@ -1,6 +1,6 @@
 """Temporal Ensembling's per-example ensemble made visible (chapter "Temporal Ensembling").
 
-Everything here drives the real :class:`mtlib.methods.TemporalEnsembling` object the trainer
+Everything here drives the real :class:`mtlib.training.methods.TemporalEnsembling` object the trainer
 uses, so the book shows the update that training runs rather than a copy of its formula:
 - :func:`trace_ensemble` feeds a prediction sequence, one per epoch, through ``after_epoch`` and
   records the raw ensemble Z and the bias-corrected target Z / (1 - a^t);
@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from mtlib.config import RunConfig
-from mtlib.methods import TemporalEnsembling
+from mtlib.training.methods import TemporalEnsembling
 
 # training-set sizes of the paper's datasets (Sec. 3; Table 3 adds SVHN's extra images)
 DATASET_SIZES = {"CIFAR-10": 50_000, "SVHN": 73_257, "SVHN + extra": 604_388}

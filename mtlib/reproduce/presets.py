@@ -33,7 +33,7 @@ SMOKE = dict(
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from mtlib import paper as _paper
+from mtlib.book import paper as _paper
 from mtlib.config import RunConfig
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000

@@ -3,6 +3,8 @@ import statistics
 
 import matplotlib.pyplot as plt
 
+from mtlib.training.schedules import EMA_SCHEDULES, ema_decay
+
 COLORS = {"student": "tab:orange", "ema": "tab:blue"}
 
 
@@ -58,7 +60,7 @@ def plot_sweep(values, results_per_value, metric="ema_test_error", ax=None, xlab
 
 
 def plot_ensemble_trace(trace, image=0, cls=0, ax=None, title=None):
-    """Temporal Ensembling's raw Z vs bias-corrected target, per epoch (mtlib.ensembling_demo.trace_ensemble)."""
+    """Temporal Ensembling's raw Z vs bias-corrected target, per epoch (mtlib.book.ensembling.trace_ensemble)."""
     ax = _ax(ax, figsize=(4.2, 3))
     epochs = list(range(1, len(trace["raw"]) + 1))
     pick = (slice(None), image, cls)
@@ -96,12 +98,12 @@ def plot_consistency_refresh(result, ax=None, title=None):
     return ax
 
 
-# ---------------------------------------------------------------- EMA schedules (mtlib.ema)
+# ---------------------------------------------------------------- EMA schedules (mtlib.training.ema)
 def plot_ema_schedules(n_steps, alpha=0.999, rampup_steps=0, alpha_rampup=0.99, title=None):
-    """The decay alpha_t of each mtlib.ema schedule over ``n_steps`` steps (left) and its averaging
+    """The decay alpha_t of each mtlib.training.ema schedule over ``n_steps`` steps (left) and its averaging
     horizon 1 / (1 - alpha_t) in steps (right, log scale): roughly how many recent student weights
     the teacher averages. Returns the figure."""
-    from mtlib.ema import EMA_SCHEDULES, ema_decay
+
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
     steps = list(range(n_steps))
@@ -125,7 +127,7 @@ def plot_ema_schedules(n_steps, alpha=0.999, rampup_steps=0, alpha_rampup=0.99, 
 
 # ---------------------------------------------------------------- one figure per slider value
 def plot_curves_per_value(values, results, name="α", scale="", metric="test_error", figsize=(5.4, 3.4)):
-    """One figure per value (for mtlib.widgets.precomputed_slider): the student and EMA ``metric``
+    """One figure per value (for mtlib.book.widgets.precomputed_slider): the student and EMA ``metric``
     curves of ``results[i]``, the final numbers and ``scale`` in the title, and the same y-limits in
     every figure so that sliding compares like with like."""
     if len(values) != len(results) or not values:

@@ -1,4 +1,4 @@
-"""Optimisers and their per-step schedules (paper App. B; paper-settings.md).
+"""What the hyperparameters are at step t: lr, Adam betas, consistency weight, EMA decay (paper App. B).
 
 Adam (ConvNet runs): lr = max_lr * rampup * rampdown with the sigmoid ramps, beta1 ramped down
 from 0.9 to 0.5 with the lr, beta2 = 0.99 during ramp-up and 0.999 after.
@@ -7,7 +7,11 @@ cosine ramp-down.
 """
 import torch
 
-from mtlib import ramps
+from mtlib.training import ramps
+
+EMA_SCHEDULES = ("constant", "rampup_switch", "warm_start")
+LR_SCHEDULES = ("sigmoid", "cosine")
+OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(params, cfg):
@@ -46,3 +50,21 @@ def apply_schedule(optimizer, cfg, step):
 def consistency_weight(cfg, step):
     """w(t) = w_max * exp(-5 (1 - t)^2) over the ramp-up (paper Sec. 3: ramped up from 0)."""
     return cfg.consistency_weight * ramps.sigmoid_rampup(step, cfg.rampup_steps)
+
+
+def ema_decay(step, schedule="constant", alpha=0.999, rampup_steps=0, alpha_rampup=0.99):
+    """The decay to use after training step ``step`` (0-based).
+
+    - ``constant``: alpha throughout (the paper's CIFAR-10 final runs, 0.999).
+    - ``rampup_switch``: ``alpha_rampup`` (0.99) while step < rampup_steps, then alpha (0.999)
+      (the paper's SVHN evaluation runs, Sec. 3.4; the authors' TensorFlow code).
+    - ``warm_start``: min(1 - 1/(step + 1), alpha) (the authors' PyTorch code), so the first
+      teacher is a copy of the student and early averages are true means.
+    """
+    if schedule == "constant":
+        return alpha
+    if schedule == "rampup_switch":
+        return alpha_rampup if step < rampup_steps else alpha
+    if schedule == "warm_start":
+        return min(1.0 - 1.0 / (step + 1), alpha)
+    raise ValueError(f"ema_schedule={schedule!r} is unknown; choose one of {EMA_SCHEDULES}")

@@ -10,11 +10,11 @@ Panels (:func:`fit_panel`, Figure 1 (a)-(e)), all full-batch Adam on :class:`mtl
 
 - ``"a"``: cross-entropy on the two labeled points only (no regularisation);
 - ``"b"``: cross-entropy on Gaussian input noise (sigma) around the labeled points;
-- ``"c"``: as (b) plus consistency (softmax MSE, :func:`mtlib.losses.softmax_mse`) between the
+- ``"c"``: as (b) plus consistency (softmax MSE, :func:`mtlib.training.losses.softmax_mse`) between the
   student at noisy unlabeled points and a teacher evaluated *without* noise; the teacher is first
   fitted to the labeled points (panel (a)'s recipe) and then frozen, so its mistakes become targets;
 - ``"d"``: as (c) but each target is the mean of ``n_teacher_noise`` noisy teacher predictions;
-- ``"e"``: Mean Teacher: the teacher is an EMA of the student (:mod:`mtlib.ema`), both see noise,
+- ``"e"``: Mean Teacher: the teacher is an EMA of the student (:mod:`mtlib.training.ema`), both see noise,
   and the consistency weight follows the paper's sigmoid ramp-up (Appendix B).
 
 Set-up choices and what was measured (defaults below; the chapter book/confirmation_bias.ipynb
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .ema import check_decay, ema_update, make_teacher
-from .losses import NO_LABEL, classification_cost, softmax_mse
-from .models import ToyNet
-from .ramps import sigmoid_rampup
+from mtlib.training.ema import check_decay, ema_update, make_teacher
+from mtlib.training.losses import NO_LABEL, classification_cost, softmax_mse
+from mtlib.models import ToyNet
+from mtlib.training.ramps import sigmoid_rampup
 
 PANELS = ("a", "b", "c", "d", "e")
 CAPTIONS = {

@@ -1,5 +1,5 @@
 """Supervised-only baseline: classification cost on noisy labeled images (Tables 1-2, first rows)."""
-from mtlib.methods.base import Method
+from mtlib.training.methods.base import Method
 
 
 class Supervised(Method):

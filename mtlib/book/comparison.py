@@ -8,9 +8,9 @@ paper's number beside it where the paper reports one (always labelled as the pap
 import pandas as pd
 
 from mtlib.config import RunConfig
-from mtlib.paper import paper_error
+from mtlib.book.paper import paper_error
 from mtlib.runs import grid, run_grid
-from mtlib.tables import fmt, mean_std
+from mtlib.book.tables import fmt, mean_std
 
 MODELS = {"student": "student", "ema": "EMA"}
 NAMES = {"supervised": "Supervised-only", "pi": "Π model", "temporal_ensembling": "Temporal Ensembling",

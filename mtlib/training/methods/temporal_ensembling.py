@@ -9,7 +9,7 @@ is 0 during the first epoch, when no target exists yet. Memory is O(N x classes)
 import torch
 import torch.nn.functional as F
 
-from mtlib.methods.base import Method
+from mtlib.training.methods.base import Method
 
 
 class TemporalEnsembling(Method):

@@ -1,9 +1,9 @@
 """The four methods of Tables 1-2, each a small object the one trainer drives."""
-from mtlib.methods.base import Method, split_heads
-from mtlib.methods.mean_teacher import MeanTeacher
-from mtlib.methods.pi_model import PiModel
-from mtlib.methods.supervised import Supervised
-from mtlib.methods.temporal_ensembling import TemporalEnsembling
+from mtlib.training.methods.base import Method, split_heads
+from mtlib.training.methods.mean_teacher import MeanTeacher
+from mtlib.training.methods.pi_model import PiModel
+from mtlib.training.methods.supervised import Supervised
+from mtlib.training.methods.temporal_ensembling import TemporalEnsembling
 
 METHOD_CLASSES = {cls.name: cls for cls in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
 

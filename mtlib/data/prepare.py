@@ -12,10 +12,10 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from mtlib.batches import masked_labels
-from mtlib.datasets import DATASETS, ImageSet, load_dataset
-from mtlib.normalize import NORMALIZATIONS, make_normalizer
-from mtlib.splits import label_split, validation_split
+from mtlib.data.batches import masked_labels
+from mtlib.data.datasets import DATASETS, ImageSet, load_dataset
+from mtlib.data.normalize import NORMALIZATIONS, make_normalizer
+from mtlib.data.splits import label_split, validation_split
 
 # Different streams for different uses of one seed.
 _SEED_MAX_TRAIN, _SEED_VAL, _SEED_LABELS = 7919, 104729, 0
@@ -145,3 +145,11 @@ def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int =
         normalizer=norm,
         dataset=dataset,
     )
+
+
+def load_data(cfg) -> SemiSupervisedData:
+    """The data a RunConfig asks for (see :func:`prepare_data`)."""
+    return prepare_data(cfg.dataset, cfg.n_labels, cfg.seed, root=cfg.data_root, n_val=cfg.n_val,
+                        normalization=cfg.normalization, download=cfg.download,
+                        classes=cfg.classes, max_train=cfg.max_train,
+                        image_size=cfg.image_size)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtlib.paper import paper_error
+from mtlib.book.paper import paper_error
 from mtlib.results import load_result
 
 
@@ -87,7 +87,7 @@ def results_table(results_dir, dataset, methods, label_counts, ours_label, metri
 
 
 def paper_frame(table, column="paper"):
-    """One of mtlib.paper's tables as a DataFrame of "mean ± std" strings, "—" where it has no number.
+    """One of mtlib.book.paper's tables as a DataFrame of "mean ± std" strings, "—" where it has no number.
 
     ``table`` maps row name -> {label count: (mean, std)} (Tables 1-3; columns sorted by label
     count) or row name -> (mean, std) (Table 4: one column named ``column``)."""

@@ -1,7 +1,7 @@
 """What every method is to the trainer: a batch in, a loss out, plus two hooks (design card)."""
 import torch
 
-from mtlib.losses import NO_LABEL, classification_cost, consistency_cost, logit_distance
+from mtlib.training.losses import NO_LABEL, classification_cost, consistency_cost, logit_distance
 
 
 def split_heads(output):

@@ -3,7 +3,7 @@
 Both passes are the student with independent noise, and the consistency gradient flows through
 both of them ("the Pi model applies training to theta'", Sec. 2).
 """
-from mtlib.methods.base import Method, split_heads
+from mtlib.training.methods.base import Method, split_heads
 
 
 class PiModel(Method):

@@ -10,7 +10,7 @@ and mtlib version, RESUMES an interrupted run from its checkpoint (``<results>/c
 every ``--checkpoint-every`` steps, and at the end of the current step on SIGTERM / Ctrl-C), and
 never overwrites or deletes a results file. ``--shard i/n`` takes runs i, i+n, i+2n, ... of the
 selection, so the n tasks of a Slurm job array fill a table together. ``--via direct`` (default)
-trains in-process with mtlib.trainer; ``--via papermill`` executes the run's chapter notebook
+trains in-process with mtlib.training.trainer; ``--via papermill`` executes the run's chapter notebook
 with the run's parameters and keeps the executed notebook beside the results file.
 """
 import argparse
@@ -23,10 +23,10 @@ from pathlib import Path
 
 import mtlib
 from mtlib.config import RunConfig
-from mtlib.presets import PRESETS, get_preset
+from mtlib.reproduce.presets import PRESETS, get_preset
 from mtlib.results import identity, load_result, result_path, run_key
 from mtlib.runs import DataCache, results_dir as default_results_dir
-from mtlib.tables import mean_std
+from mtlib.book.tables import mean_std
 
 REPO = Path(mtlib.__file__).resolve().parent.parent
 EXIT_ERROR, EXIT_STOPPED = 2, 3
@@ -218,11 +218,11 @@ def run_one(run, folder, checkpoint_every, via="direct", notebooks=None, data_ca
     ckpt = Path(cfg.checkpoint_dir) / f"{run_key(cfg.to_dict())}.ckpt"
     resumed = ckpt.exists()
     if via == "papermill":
-        from mtlib.trainer import Trainer  # noqa: F401  (import errors surface before the kernel starts)
+        from mtlib.training.trainer import Trainer  # noqa: F401  (import errors surface before the kernel starts)
         notebook = notebook_path(run, notebooks)
         result, _ = run_papermill(run, folder, cfg, notebook, kernel=kernel)
     else:
-        from mtlib.trainer import Trainer
+        from mtlib.training.trainer import Trainer
         trainer = Trainer(cfg, (data_cache or DataCache()).get(cfg))
         trainer.resume()
         start = trainer.step

@@ -13,16 +13,17 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from mtlib import ema as ema_lib
-from mtlib.batches import MaskedBatches, SamplerView, TwoStreamBatches
-from mtlib.checkpoint import load_checkpoint, save_checkpoint
+from mtlib.training import ema as ema_lib
+from mtlib.training import schedules
+from mtlib.data.batches import MaskedBatches, SamplerView, TwoStreamBatches
+from mtlib.training.checkpoints import load_checkpoint, save_checkpoint
 from mtlib.config import RunConfig
-from mtlib.data import prepare_data
-from mtlib.evaluate import evaluate
-from mtlib.methods import make_method
+from mtlib.data import load_data
+from mtlib.training.evaluation import evaluate
+from mtlib.training.methods import make_method
 from mtlib.models import ARCHS, build_model
-from mtlib.noise import Augment
-from mtlib.optim import apply_schedule, consistency_weight, make_optimizer
+from mtlib.data.noise import Augment
+from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, provenance, run_key
 
 
@@ -32,14 +33,6 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message, history):
         super().__init__(message)
         self.history = history
-
-
-def load_data(cfg):
-    """The data a config asks for (see mtlib.data.prepare_data)."""
-    return prepare_data(cfg.dataset, cfg.n_labels, cfg.seed, root=cfg.data_root, n_val=cfg.n_val,
-                        normalization=cfg.normalization, download=cfg.download,
-                        classes=cfg.classes, max_train=cfg.max_train,
-                        image_size=cfg.image_size)
 
 
 def model_kwargs(cfg):
@@ -86,11 +79,11 @@ class Trainer:
             self.method.ema = torch.compile(self.ema)
 
     def _build_student(self):
-        """The student network (a hook: mtlib.distributed swaps in synchronised batch norm)."""
+        """The student network (a hook: mtlib.reproduce.distributed swaps in synchronised batch norm)."""
         return build_model(self.cfg.arch, num_classes=self.data.num_classes, **model_kwargs(self.cfg))
 
     def _reduce_stats(self, stats):
-        """The step's stats as logged (a hook: mtlib.distributed averages them over ranks)."""
+        """The step's stats as logged (a hook: mtlib.reproduce.distributed averages them over ranks)."""
         return stats
 
     def _make_batches(self):
@@ -162,7 +155,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        decay = ema_lib.ema_decay(step, cfg.ema_schedule, cfg.ema_decay, cfg.rampup_steps, cfg.ema_decay_rampup)
+        decay = schedules.ema_decay(step, cfg.ema_schedule, cfg.ema_decay, cfg.rampup_steps, cfg.ema_decay_rampup)
         ema_lib.ema_update(self.ema, self.student, decay)
         self.method.after_step(step)
         self.step += 1

@@ -1,0 +1,1 @@
+"""What the chapters call: plots, tables, widgets, the toy problem and the paper's own numbers."""

@@ -1,0 +1,1 @@
+"""The paper's experiments at paper scale: presets, the command line, torchrun (DDP)."""

@@ -1,0 +1,1 @@
+"""The training layer: losses, ramps, schedules, the EMA teacher, the methods and the one trainer."""
