@@ -38,7 +38,7 @@ Every chapter is a notebook with a `parameters` cell and runs at three settings 
 * **Paper scale**: the paper's protocol, run on a GPU with `papermill -p ...` or
   `python -m mtlib.reproduce` (chapter *Reproducing at paper scale*); results land in `book/results/paper/`
   and the tables chapter prints them beside the paper's numbers.
-* **Smoke**: a tiny override (`mtlib.reproduce.presets.SMOKE`) that continuous integration uses to execute every
+* **Smoke**: a tiny override (`mtlib.scales.SMOKE`) that continuous integration uses to execute every
   code path in seconds. Its numbers mean nothing.
 
 **A number at CPU scale is never the paper's number.** Numbers quoted from the paper say "paper:".
@@ -53,7 +53,7 @@ research_results = "research"   # results/<this>/: the search for a CPU scale be
 scale_results = "cpu"           # results/<this>/: the book's CPU-scale runs"""),
     code("""import pandas as pd
 from mtlib.config import RunConfig
-from mtlib.reproduce.presets import CPU_SCALE
+from mtlib.scales import CPU_SCALE
 from mtlib.runs import book_results_dir
 from mtlib.book.tables import load_results, runs_frame
 pd.set_option("display.width", 140)"""),
@@ -93,7 +93,7 @@ for label, where in [("10 classes, 1000 labels, 50k images", dict(classes=10, n_
     md("""With all ten classes the gain is at most small at this budget; with 1000 labels Mean Teacher was even
 behind. The 4-class problem with 25 labels per class and a pool of 8,000 images (each unlabeled image
 seen about 30 times in 3,000 steps) shows a clear gain, so it became the book's **CPU scale**: every
-chapter's default parameters are the set below (`mtlib.reproduce.presets.CPU_SCALE`), and the chapters check with
+chapter's default parameters are the set below (`mtlib.scales.CPU_SCALE`), and the chapters check with
 several seeds whether each effect still holds there."""),
     code("""print(RunConfig(**CPU_SCALE))"""),
     md("""## What holds at this scale, and what does not

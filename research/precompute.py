@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from mtlib.config import RunConfig
-from mtlib.reproduce.presets import CPU_SCALE
+from mtlib.scales import CPU_SCALE
 from mtlib.results import result_path
 from mtlib.runs import results_dir, run_or_load
 

@@ -1,4 +1,4 @@
-"""Rewrite the base-parameter lines of chapter parameters cells to mtlib.reproduce.presets.CPU_SCALE.
+"""Rewrite the base-parameter lines of chapter parameters cells to mtlib.scales.CPU_SCALE.
 
 Keeps each chapter's own parameters; replaces the lines that spell out the shared base.
     python research/set_cpu_scale.py book/*.ipynb

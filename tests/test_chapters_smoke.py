@@ -1,4 +1,4 @@
-"""Every chapter executes end to end at CI's smoke override (mtlib.reproduce.presets.SMOKE) through papermill.
+"""Every chapter executes end to end at CI's smoke override (mtlib.scales.SMOKE) through papermill.
 
 This exercises the training path of each chapter (the CPU-scale defaults load committed results
 files instead); its numbers mean nothing. Needs the data ($MTLIB_DATA), else skipped.
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mtlib.reproduce.presets import SMOKE
+from mtlib.scales import SMOKE
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = sorted(p.stem for p in BOOK.glob("*.ipynb"))

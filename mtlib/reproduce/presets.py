@@ -1,26 +1,5 @@
-"""Named parameter sets: the book's CPU scale, CI's smoke override, and the paper's protocol.
-
-A chapter's ``parameters`` cell spells its CPU-scale values out literally (papermill needs
-literals); ``CPU_SCALE`` is the same set, kept here so tests, research scripts and the
-reproduction runner agree with the chapters. ``SMOKE`` is what CI passes with ``papermill -p``
-to execute every code path in seconds.
+"""The paper's experiments at paper scale as named presets (run with ``python -m mtlib.reproduce``).
 """
-
-# The book's CPU scale (see the introduction for how it was chosen, with measurements).
-CPU_SCALE = dict(
-    dataset="cifar10", classes=["airplane", "automobile", "frog", "horse"], max_train=8000,
-    image_size=16, width=0.125, translate=1, flip=True, input_noise=0.15,
-    n_labels=100, labeled_per_batch=20, batch_size=100, steps=3000, rampup_steps=1000,
-    rampdown_steps=500, consistency_weight=10.0, consistency_on="unlabeled", ema_decay=0.99,
-    normalization="zca", eval_every=250, max_test=2000, threads=1,
-)
-
-# CI's tiny override: every code path, seconds per chapter, never saved among the book's results.
-SMOKE = dict(
-    steps=6, rampup_steps=2, rampdown_steps=2, eval_every=3, max_train=300, max_test=100,
-    n_labels=40, labeled_per_batch=10, batch_size=20, results_scale="smoke", check_claims=False,
-)
-
 
 # ================================================================================================
 # The paper's experiments at paper scale (run with ``python -m mtlib.reproduce run NAME``).
@@ -35,6 +14,7 @@ from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
 from mtlib.config import RunConfig
+from mtlib.scales import SMOKE
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
 SVHN_EXTRA_LOADER = ("the SVHN 'extra' split (531,131 extra unlabeled images): mtlib.data has no loader "
