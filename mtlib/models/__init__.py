@@ -11,11 +11,21 @@ __all__ = ["ARCHS", "ConvNet13", "ResNet26ShakeShake", "ShakeShakeBlock", "Shake
 
 ARCHS = {"convnet13": ConvNet13, "resnet26_shakeshake": ResNet26ShakeShake, "toy": ToyNet}
 _DEFAULT_CLASSES = {"convnet13": 10, "resnet26_shakeshake": 10, "toy": 2}
+# which RunConfig knobs each architecture takes
+_CONFIG_KNOBS = {
+    "convnet13": lambda cfg: dict(width=cfg.width, dropout=cfg.dropout, two_heads=cfg.two_heads),
+    "resnet26_shakeshake": lambda cfg: dict(two_heads=cfg.two_heads),
+}
 
 
 def build_model(arch, num_classes=None, **kwargs):
-    """Make the network ``arch`` (one of ``ARCHS``); ``num_classes=None`` means the arch's default
-    (10 for the CIFAR/SVHN networks, 2 for "toy"); other keywords go to the class."""
+    """Make a network. ``arch`` is a name of ``ARCHS`` (other keywords go to its class), or a
+    RunConfig, whose knobs each architecture takes as it knows them: ConvNet-13 width, dropout and
+    two heads; ResNet-26 Shake-Shake two heads (its widths are fixed and it has no dropout).
+    ``num_classes=None`` means the arch's default (10 for CIFAR/SVHN networks, 2 for "toy")."""
+    if not isinstance(arch, str):
+        cfg = arch
+        arch, kwargs = cfg.arch, {**_CONFIG_KNOBS[cfg.arch](cfg), **kwargs}
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r} is unknown; choose one of {', '.join(repr(a) for a in ARCHS)}")
     if num_classes is None:

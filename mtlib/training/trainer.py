@@ -5,7 +5,6 @@ optimiser step with the scheduled lr / betas -> EMA update of the teacher -> met
 Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
 test (and validation) images, and a row is added to the history.
 """
-import inspect
 import math
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from mtlib.config import RunConfig
 from mtlib.data import load_data
 from mtlib.training.evaluation import evaluate
 from mtlib.training.methods import make_method
-from mtlib.models import ARCHS, build_model
+from mtlib.models import build_model
 from mtlib.data.noise import Augment
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, provenance, run_key
@@ -33,14 +32,6 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message, history):
         super().__init__(message)
         self.history = history
-
-
-def model_kwargs(cfg):
-    """The RunConfig model knobs the arch accepts: ``width`` and ``dropout`` are ConvNet-13 knobs
-    that ResNet-26 Shake-Shake does not take (it has its own fixed widths and no dropout)."""
-    wanted = dict(width=cfg.width, dropout=cfg.dropout, two_heads=cfg.two_heads)
-    accepted = inspect.signature(ARCHS[cfg.arch]).parameters
-    return {k: v for k, v in wanted.items() if k in accepted}
 
 
 class Trainer:
@@ -80,7 +71,7 @@ class Trainer:
 
     def _build_student(self):
         """The student network (a hook: mtlib.reproduce.distributed swaps in synchronised batch norm)."""
-        return build_model(self.cfg.arch, num_classes=self.data.num_classes, **model_kwargs(self.cfg))
+        return build_model(self.cfg, num_classes=self.data.num_classes)
 
     def _reduce_stats(self, stats):
         """The step's stats as logged (a hook: mtlib.reproduce.distributed averages them over ranks)."""
