@@ -4,18 +4,25 @@ A parameter means the same thing, with the same name, in a notebook's ``paramete
 a papermill ``-p`` override, the results file and the book's tables. Every bad value raises a
 ``ValueError`` that names the parameter and what is allowed.
 """
-from dataclasses import asdict, dataclass, field, fields
-from typing import Optional
+import typing
+from dataclasses import asdict, dataclass, fields
+from typing import List, Optional
 
+from mtlib.checks import check_choice, is_int, is_number
+from mtlib.data.datasets import DATASETS
+from mtlib.data.normalize import NORMALIZATIONS
+from mtlib.models import CONFIG_ARCHS as ARCHS
 from mtlib.training.ema import check_decay
-from mtlib.training.schedules import EMA_SCHEDULES
+from mtlib.training.losses import CONSISTENCY_COSTS
+from mtlib.training.methods import METHOD_CLASSES
+from mtlib.training.methods.base import CONSISTENCY_ON
+from mtlib.training.schedules import EMA_SCHEDULES, LR_SCHEDULES, OPTIMIZERS
 
-METHODS = ("supervised", "pi", "temporal_ensembling", "mean_teacher")
-DATASETS = ("cifar10", "svhn", "imagefolder")
-ARCHS = ("convnet13", "resnet26_shakeshake")
-OPTIMIZERS = ("adam", "sgd")
-NORMALIZATIONS = ("zca", "per_image", "meanstd", "none")
-CONSISTENCY_ON = ("all", "unlabeled")
+METHODS = tuple(METHOD_CLASSES)
+# the name list each choice parameter is checked against (each list lives in its concept's module)
+CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
+           "normalization": NORMALIZATIONS, "consistency": CONSISTENCY_COSTS,
+           "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES}
 
 
 @dataclass
@@ -30,7 +37,7 @@ class RunConfig:
     n_labels: int = 4000
     seed: int = 0
     n_val: int = 0                           # images held out of train for validation (Fig. 4: 7325)
-    classes: Optional[list] = None           # CPU-scale knob: a subset of class names
+    classes: Optional[List[str]] = None          # CPU-scale knob: a subset of class names
     max_train: Optional[int] = None          # CPU-scale knob: a seeded subset of training images
     normalization: str = "zca"
     image_size: int = 32                     # CPU-scale knob: average images down to this size
@@ -87,16 +94,12 @@ class RunConfig:
         self.validate()
 
     def validate(self):
-        """Raise ValueError naming the first bad parameter."""
-        _choice("method", self.method, METHODS)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("arch", self.arch, ARCHS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("normalization", self.normalization, NORMALIZATIONS)
-        _choice("consistency", self.consistency, ("mse", "kl"))
-        _choice("consistency_on", self.consistency_on, CONSISTENCY_ON)
-        _choice("ema_schedule", self.ema_schedule, EMA_SCHEDULES)
-        _choice("lr_schedule", self.lr_schedule, ("sigmoid", "cosine"))
+        """Raise ValueError naming the first bad parameter: its type (from the field's annotation),
+        its choices (``CHOICES``), then its range."""
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), _HINTS[f.name])
+        for name, allowed in CHOICES.items():
+            check_choice(name, getattr(self, name), allowed)
         for name in ("steps", "batch_size", "eval_batch_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("n_labels",):
@@ -111,9 +114,8 @@ class RunConfig:
             raise ValueError(f"width={self.width} must be > 0 (1 is the paper's 128/256/512 channels)")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} is outside [0, 1)")
-        check_decay(self.ema_decay, "ema_decay")
-        check_decay(self.ema_decay_rampup, "ema_decay_rampup")
-        check_decay(self.te_alpha, "te_alpha")
+        for name in ("ema_decay", "ema_decay_rampup", "te_alpha"):
+            check_decay(getattr(self, name), name)
         if self.consistency_tau is not None and not 0.0 <= self.consistency_tau <= 1.0:
             raise ValueError(f"consistency_tau={self.consistency_tau} is outside [0, 1]; 0 is MSE, 1 is KL")
         if self.labeled_per_batch is not None:
@@ -156,11 +158,30 @@ class RunConfig:
         return RunConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is unknown; choose one of {', '.join(map(repr, allowed))}")
+_HINTS = typing.get_type_hints(RunConfig)
+_KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "a string",
+          List[str]: "a list of strings"}
+
+
+def _check_type(name, value, hint):
+    """Raise ValueError unless ``value`` fits the annotation ``hint`` (Optional[X] also takes None).
+
+    A float field takes an int (papermill passes ``-p lr 1`` as one); ints and floats refuse bools.
+    """
+    args = typing.get_args(hint)
+    optional = typing.get_origin(hint) is typing.Union and type(None) in args
+    if optional:
+        if value is None:
+            return
+        hint = next(a for a in args if a is not type(None))
+    ok = {int: is_int, float: is_number, bool: lambda v: isinstance(v, bool),
+          str: lambda v: isinstance(v, str),
+          List[str]: lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)}[hint](value)
+    if not ok:
+        raise ValueError(f"{name}={value!r} must be {_KINDS[hint]}" + (" or None" if optional else "")
+                         + f"; got {type(value).__name__}")
 
 
 def _at_least(name, value, low):
-    if value is None or value < low:
+    if value < low:
         raise ValueError(f"{name}={value!r} must be >= {low}")

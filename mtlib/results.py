@@ -1,7 +1,7 @@
 """What a run leaves behind: history, final metrics and provenance, saved as one JSON file.
 
 A chapter that finds a results file for exactly its parameters and the current mtlib version
-loads it instead of training again (``load_matching``); anything else trains.
+loads it instead of training again (``result_status`` says "matching"); anything else trains.
 """
 import hashlib
 import json
@@ -84,16 +84,30 @@ def result_path(results_dir, config):
     return Path(results_dir) / name
 
 
-def load_matching(results_dir, config, version=None):
-    """The saved result for exactly ``config`` and mtlib ``version`` (default: this one), or None."""
-    version = version or mtlib.__version__
+def checkpoint_path(config):
+    """``<checkpoint_dir>/<run_key>.ckpt`` for a config dict, or None without a checkpoint_dir."""
+    return Path(config["checkpoint_dir"]) / f"{run_key(config)}.ckpt" if config.get("checkpoint_dir") else None
+
+
+MISSING, MATCHING, OTHER_VERSION, OTHER_PARAMETERS = "missing", "matching", "other version", "other parameters"
+
+
+def result_status(results_dir, config, version=None, scanned=None):
+    """(status, result) of the results file for ``config``: MISSING (no file), OTHER_PARAMETERS (its
+    identity differs), OTHER_VERSION (made by another mtlib than ``version``, default this one) or
+    MATCHING. ``scanned``: {file name: RunResult} already read from ``results_dir``."""
     path = result_path(results_dir, config)
-    if not path.exists():
-        return None
-    result = load_result(path)
-    if result.provenance.get("mtlib_version") != version or identity(result.config) != identity(config):
-        return None
-    return result
+    if scanned is not None:
+        result = scanned.get(path.name)
+    else:
+        result = load_result(path) if path.exists() else None
+    if result is None:
+        return MISSING, None
+    if identity(result.config) != identity(config):
+        return OTHER_PARAMETERS, result
+    if result.provenance.get("mtlib_version") != (version or mtlib.__version__):
+        return OTHER_VERSION, result
+    return MATCHING, result
 
 
 def provenance(device, wall_time_s, images_per_s):

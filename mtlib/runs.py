@@ -12,7 +12,7 @@ from pathlib import Path
 import mtlib
 
 from mtlib.config import RunConfig
-from mtlib.results import load_matching, result_path
+from mtlib.results import MATCHING, result_path, result_status
 from mtlib.data import load_data
 from mtlib.training.trainer import Trainer
 
@@ -59,8 +59,8 @@ def run_or_load(cfg, results_dir, retrain=False, progress=False, data_cache=_SHA
     """
     cfg = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(dict(cfg))
     if results_dir is not None and not retrain:
-        found = load_matching(results_dir, cfg.to_dict())
-        if found is not None:
+        status, found = result_status(results_dir, cfg.to_dict())
+        if status == MATCHING:
             found.provenance.setdefault("loaded_from", str(result_path(results_dir, cfg.to_dict())))
             return found
     result = Trainer(cfg, data_cache.get(cfg)).run(progress=progress)

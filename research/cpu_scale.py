@@ -14,6 +14,7 @@ import torch
 from mtlib.config import RunConfig
 from mtlib.results import load_result
 from mtlib.runs import run_or_load
+from mtlib.scales import CPU_SCALE
 
 CPU = dict(width=0.125, image_size=16, translate=1, eval_every=250, max_test=2000, threads=1)
 COMMON = dict(batch_size=100, steps=3000, rampup_steps=1000, rampdown_steps=500, ema_decay=0.99,
@@ -24,7 +25,7 @@ CANDIDATES = {
     # a small unlabeled pool seen many times: 250 labels in 5000 images
     "c10-250-5k": dict(COMMON, n_labels=250, max_train=5000, labeled_per_batch=25),
     # an easier 4-class problem with few labels
-    "c4-100-8k": dict(COMMON, classes=["airplane", "automobile", "frog", "horse"], n_labels=100,
+    "c4-100-8k": dict(COMMON, classes=CPU_SCALE["classes"], n_labels=100,
                       max_train=8000, labeled_per_batch=20),
 }
 

@@ -107,5 +107,5 @@ model came after far more training than a CPU can give; the paper-scale commands
 are how to check them."""),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-nb.cells[1].metadata["tags"] = ["parameters"]
+nb.cells[1].metadata["tags"] = ["parameters", "hide-cell"]
 nbf.write(nb, "book/intro.ipynb")

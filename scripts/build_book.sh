@@ -3,7 +3,7 @@
 # Installs the JavaScript the pages serve themselves (MathJax 3, RequireJS, the
 # ipywidgets HTML manager) with `npm ci` first when node_modules/ is missing or
 # older than package-lock.json.  Extra arguments go to `jupyter-book build`.
-# See notes/RENDERING.md.
+# See book/contributing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -35,3 +35,11 @@ def test_final_error_table_mean_std_and_paper_column():
     paper_col = [c for c in table.columns if c.startswith("paper")][0]
     assert table.loc["Supervised-only", paper_col] == "46.43 ± 1.21"      # Table 2, 1000 labels
     assert table.loc["Temporal Ensembling", paper_col] == "—"              # not reported at 1000
+
+
+def test_every_method_has_one_style():
+    from mtlib.book import paper, plots, style
+    from mtlib.training.methods import METHOD_CLASSES
+    assert set(style.STYLES) == set(METHOD_CLASSES)
+    assert comparison.NAMES is style.NAMES and plots.METHOD_LABELS is style.NAMES
+    assert all(row in paper.TABLE2_CIFAR10 for row in paper.METHOD_ROWS.values())

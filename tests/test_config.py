@@ -37,3 +37,40 @@ def test_round_trip_and_replace():
     assert other.ema_decay == 0.9 and cfg.ema_decay == 0.999
     with pytest.raises(ValueError, match="ema_decay"):
         cfg.replace(ema_decay=1.2)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": "abc"}, "steps='abc' must be an integer"),      # papermill `-p steps abc`
+    ({"steps": 10.0}, "steps=10.0 must be an integer"),
+    ({"n_labels": True}, "n_labels=True must be an integer"),
+    ({"flip": 1}, "flip=1 must be True or False"),
+    ({"lr": "0.1"}, "lr='0.1' must be a number"),
+    ({"lr": False}, "lr=False must be a number"),
+    ({"method": 3}, "method=3 must be a string"),
+    ({"classes": "cat"}, "classes='cat' must be a list of strings or None"),
+    ({"classes": ["cat", 3]}, r"classes=\['cat', 3\] must be a list of strings or None"),
+    ({"max_train": "all"}, "max_train='all' must be an integer or None"),
+])
+def test_types_are_checked_from_the_field_annotations(changes, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**{"steps": 10, "rampdown_steps": 0, "rampup_steps": 0, **changes})
+
+
+def test_float_fields_take_ints_and_optional_fields_none():
+    cfg = RunConfig(steps=10, rampdown_steps=0, lr=1, consistency_weight=30, classes=None, max_train=None)
+    assert cfg.lr == 1 and type(cfg.consistency_weight) is int   # kept as given: results keys unchanged
+
+
+def test_committed_results_keep_their_identity():
+    """Every committed results file's config survives validation with the same identity (and key)."""
+    import json
+    from pathlib import Path
+
+    from mtlib.results import identity, run_key
+
+    files = sorted(Path(__file__).resolve().parents[1].glob("book/results/*/*.json"))
+    for path in files:
+        config = json.loads(path.read_text())["config"]
+        again = RunConfig.from_dict(config).to_dict()
+        assert json.dumps(identity(again), sort_keys=True) == json.dumps(identity(config), sort_keys=True), path
+        assert run_key(again) == run_key(config), path

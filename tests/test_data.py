@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mtlib.data.batches import NO_LABEL, MaskedBatches, TwoStreamBatches, masked_labels
+from mtlib.data.batches import MaskedBatches, TwoStreamBatches
+from mtlib.data.splits import NO_LABEL, masked_labels
 from mtlib.data import prepare_data
 from mtlib.data.datasets import (CIFAR10_CLASSES, DataNotFoundError, ImageSet, cache_dir, data_root,
                             load_dataset)

@@ -5,7 +5,8 @@ from torch import nn
 
 from mtlib.training import ema as ema_lib
 from mtlib.config import RunConfig
-from mtlib.training.losses import NO_LABEL, softmax_mse
+from mtlib.data.splits import NO_LABEL
+from mtlib.training.losses import softmax_mse
 from mtlib.training.methods import make_method
 
 

@@ -72,8 +72,8 @@ def test_presets_follow_paper_settings():
         ("resnet26_shakeshake", 512, 124, (6.28, 0.15))
     f4 = next(iter(get_preset("fig4-ema_decay").runs(seeds=[0])))
     assert (f4.config["n_val"], f4.config["n_labels"]) == (7325, 250)
-    name, cfg, notebook = next(iter(get_preset("table1-svhn-smoke").runs(seeds=[0])))   # (name, dict, notebook)
-    assert cfg["dataset"] == "cifar10" and cfg["steps"] == 6 and notebook.endswith(".ipynb")
+    smoke = next(iter(get_preset("table1-svhn-smoke").runs(seeds=[0])))
+    assert smoke.config["dataset"] == "cifar10" and smoke.config["steps"] == 6 and smoke.notebook.endswith(".ipynb")
     assert all(len(list(p.runs(seeds=[0]))) for p in PRESETS.values())
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mtlib.book import toy
-from mtlib.training.losses import NO_LABEL  # noqa: F401  (the toy uses the shared NO_LABEL convention)
+from mtlib.data.splits import NO_LABEL  # noqa: F401  (the toy uses the shared NO_LABEL convention)
 
 FAST = dict(steps=150, n_unlabeled=40)
 

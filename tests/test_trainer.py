@@ -7,7 +7,7 @@ import torch
 from mtlib.data.batches import masked_labels
 from mtlib.config import RunConfig
 from mtlib.data import SemiSupervisedData
-from mtlib.results import load_matching, load_result, result_path
+from mtlib.results import MATCHING, OTHER_PARAMETERS, OTHER_VERSION, load_result, result_path, result_status
 from mtlib.runs import run_or_load
 from mtlib.training.trainer import Trainer, TrainingDiverged
 
@@ -107,8 +107,12 @@ def test_run_or_load_saves_then_loads(tmp_path):
     assert {"seed", "method", "ema_decay"} <= set(saved.config)
     again = run_or_load(cfg, tmp_path, data_cache=_Fixed(None))   # no data needed: loaded
     assert again.final == first.final and "loaded_from" in again.provenance
-    assert load_matching(tmp_path, cfg.replace(ema_decay=0.5).to_dict()) is None
-    assert load_matching(tmp_path, cfg.to_dict(), version="0.0.0-other") is None
+    assert result_status(tmp_path, cfg.to_dict())[0] == MATCHING
+    assert result_status(tmp_path, cfg.replace(ema_decay=0.5).to_dict())[0] != MATCHING
+    assert result_status(tmp_path, cfg.to_dict(), version="0.0.0-other")[0] == OTHER_VERSION
+    other = load_result(path)
+    other.config["ema_decay"] = 0.5           # a file at this run's path, made for other parameters
+    assert result_status(tmp_path, cfg.to_dict(), scanned={path.name: other})[0] == OTHER_PARAMETERS
 
 
 def test_foreign_results_file_is_rejected(tmp_path):

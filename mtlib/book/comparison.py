@@ -9,12 +9,11 @@ import pandas as pd
 
 from mtlib.config import RunConfig
 from mtlib.book.paper import paper_error
-from mtlib.runs import grid, run_grid
+from mtlib.book.style import NAMES
 from mtlib.book.tables import fmt, mean_std
+from mtlib.runs import grid, run_grid
 
 MODELS = {"student": "student", "ema": "EMA"}
-NAMES = {"supervised": "Supervised-only", "pi": "Π model", "temporal_ensembling": "Temporal Ensembling",
-         "mean_teacher": "Mean Teacher"}
 
 
 def run_methods(base, methods, seeds, results_dir, retrain=False):

@@ -1,8 +1,8 @@
 """Temporal Ensembling's per-example ensemble made visible (chapter "Temporal Ensembling").
 
-Everything here drives the real :class:`mtlib.training.methods.TemporalEnsembling` object the trainer
-uses, so the book shows the update that training runs rather than a copy of its formula:
-- :func:`trace_ensemble` feeds a prediction sequence, one per epoch, through ``after_epoch`` and
+Everything here calls the functions :class:`mtlib.training.methods.TemporalEnsembling` uses, so the
+book shows the update that training runs rather than a copy of its formula:
+- :func:`trace_ensemble` feeds a prediction sequence, one per epoch, through ``update_ensemble`` and
   records the raw ensemble Z and the bias-corrected target Z / (1 - a^t);
 - :func:`ensemble_bytes` and :func:`state_bytes` measure memory: TE's ensemble for N images vs
   an EMA teacher's weights; :func:`memory_table` lays them side by side.
@@ -10,17 +10,10 @@ uses, so the book shows the update that training runs rather than a copy of its 
 import pandas as pd
 import torch
 
-from mtlib.config import RunConfig
-from mtlib.training.methods import TemporalEnsembling
+from mtlib.training.methods.temporal_ensembling import ensemble_tensors, update_ensemble
 
 # training-set sizes of the paper's datasets (Sec. 3; Table 3 adds SVHN's extra images)
 DATASET_SIZES = {"CIFAR-10": 50_000, "SVHN": 73_257, "SVHN + extra": 604_388}
-
-
-def tiny_ensemble(n_images, num_classes, te_alpha=0.6):
-    """A TemporalEnsembling method with no network: only its per-example ensemble is used."""
-    cfg = RunConfig(method="temporal_ensembling", te_alpha=te_alpha)
-    return TemporalEnsembling(None, None, cfg, None, None, n_images, num_classes)
 
 
 def ramp_predictions(epochs, num_classes=10, start=0.7, end=0.7):
@@ -49,19 +42,17 @@ def weighted_average(predictions, te_alpha):
 
 
 def trace_ensemble(predictions, te_alpha=0.6):
-    """Feed ``predictions[t]`` (images, classes) as epoch t+1's outputs through ``after_epoch``.
+    """Feed ``predictions[t]`` (images, classes) as epoch t+1's outputs through ``update_ensemble``.
 
     Returns a dict of (epochs, images, classes) tensors: ``prediction``, ``raw`` (Z),
     ``target`` (Z / (1 - a^t)) and ``average`` (:func:`weighted_average`), plus ``te_alpha``.
     """
     predictions = torch.as_tensor(predictions, dtype=torch.float32)
-    te = tiny_ensemble(predictions.shape[1], predictions.shape[2], te_alpha)
+    ensemble = ensemble_tensors(predictions.shape[1], predictions.shape[2])[0]
     raw, target = [], []
     for epoch, z in enumerate(predictions, start=1):
-        te.epoch_outputs.copy_(z)
-        te.after_epoch(epoch)
-        raw.append(te.ensemble.clone())
-        target.append(te.targets.clone())
+        target.append(update_ensemble(ensemble, z, te_alpha, epoch))
+        raw.append(ensemble.clone())
     return {"prediction": predictions, "raw": torch.stack(raw), "target": torch.stack(target),
             "average": weighted_average(predictions, te_alpha), "te_alpha": te_alpha}
 
@@ -72,8 +63,8 @@ def state_bytes(model):
 
 
 def ensemble_bytes(n_images, num_classes=10):
-    """Bytes TemporalEnsembling holds for ``n_images`` (its ``memory_bytes()``, measured)."""
-    return tiny_ensemble(n_images, num_classes).memory_bytes()
+    """Bytes TemporalEnsembling holds for ``n_images`` (the tensors its ``memory_bytes()`` counts)."""
+    return sum(t.numel() * t.element_size() for t in ensemble_tensors(n_images, num_classes))
 
 
 def memory_table(te_bytes, teacher_bytes, arch="convnet13", sizes=None):

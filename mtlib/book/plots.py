@@ -3,6 +3,7 @@ import statistics
 
 import matplotlib.pyplot as plt
 
+from mtlib.book.style import COLORS as FIG3_COLORS, LINESTYLES, NAMES as METHOD_LABELS  # noqa: F401
 from mtlib.training.schedules import EMA_SCHEDULES, ema_decay
 
 COLORS = {"student": "tab:orange", "ema": "tab:blue"}
@@ -150,11 +151,7 @@ def plot_curves_per_value(values, results, name="α", scale="", metric="test_err
 
 
 # ---------------------------------------------------------------- Figure 3 (Sec. 3.3)
-METHOD_LABELS = {"mean_teacher": "Mean Teacher", "pi": "Π model", "supervised": "supervised",
-                 "temporal_ensembling": "Temporal Ensembling"}
-# the paper's Fig. 3 colours: Mean Teacher student orange, EMA blue; Pi student light, EMA dark grey
-FIG3_COLORS = {("mean_teacher", "student"): "tab:orange", ("mean_teacher", "ema"): "tab:blue",
-               ("pi", "student"): "#aaaaaa", ("pi", "ema"): "#404040"}
+# names, colours (the paper's Fig. 3 colours) and line styles: mtlib.book.style
 
 
 def mean_series(results, name):
@@ -180,10 +177,10 @@ def plot_figure3(results_by_setting, title=None):
         for method, runs in results_by_setting[setting].items():
             label, n = METHOD_LABELS.get(method, method), len(runs)
             top.plot(*mean_series(runs, "train_class_cost"), color=FIG3_COLORS.get((method, "student")),
-                     label=f"{label}, student")
+                     ls=LINESTYLES.get(method, "-"), label=f"{label}, student")
             for model in ("student", "ema"):
                 bottom.plot(*mean_series(runs, f"{model}_test_error"), color=FIG3_COLORS.get((method, model)),
-                            label=f"{label}, {'EMA' if model == 'ema' else model}")
+                            ls=LINESTYLES.get(method, "-"), label=f"{label}, {'EMA' if model == 'ema' else model}")
         top.set_title(f"{setting} (mean of {n} run{'s' if n != 1 else ''})", fontsize=10)
         top.set_yscale("log")
         bottom.set_xlabel("training step")

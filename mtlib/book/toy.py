@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from mtlib.training.ema import check_decay, ema_update, make_teacher
-from mtlib.training.losses import NO_LABEL, classification_cost, softmax_mse
+from mtlib.checks import check_choice, check_int, check_number, check_positive
+from mtlib.data.splits import NO_LABEL
 from mtlib.models import ToyNet
+from mtlib.training.ema import check_decay, ema_update, make_teacher
+from mtlib.training.losses import classification_cost, softmax_mse
 from mtlib.training.ramps import sigmoid_rampup
 
 PANELS = ("a", "b", "c", "d", "e")
@@ -81,20 +83,13 @@ class PanelResult:
     data: ToyData = field(default=None, repr=False)
 
 
-def _check_positive(name, value, integer=False):
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or value <= 0:
-        kind = "an integer >= 1" if integer else "a number > 0"
-        raise ValueError(f"{name}={value!r} is not allowed; choose {kind}")
-
-
 def make_toy_data(seed=0, n_unlabeled=100, n_test=2000, mu0=-0.5, sd0=0.35, mu1=1.0, sd1=0.12):
     """Two labeled points at x=-1 (class 0) and x=+1 (class 1); unlabeled and test points drawn
     half from each cluster with a ``torch.Generator`` seeded by ``seed``."""
-    _check_positive("n_unlabeled", n_unlabeled, integer=True)
-    _check_positive("n_test", n_test, integer=True)
-    _check_positive("sd0", sd0)
-    _check_positive("sd1", sd1)
+    check_int("n_unlabeled", n_unlabeled, low=1)
+    check_int("n_test", n_test, low=1)
+    check_positive("sd0", sd0)
+    check_positive("sd1", sd1)
     if not mu0 < mu1:
         raise ValueError(f"mu0={mu0} must be < mu1={mu1} (class 0 left of class 1)")
     g = torch.Generator().manual_seed(seed)
@@ -181,14 +176,12 @@ def fit_panel(panel, seed=0, steps=400, sigma=0.15, ema_decay=0.97, n_unlabeled=
 
 def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, consistency_weight, n_teacher_noise,
                lr, hidden, depth, data, teacher):
-    if panel not in PANELS:
-        raise ValueError(f"panel={panel!r} is unknown; choose one of {', '.join(repr(p) for p in PANELS)}")
-    _check_positive("steps", steps, integer=True)
-    _check_positive("n_teacher_noise", n_teacher_noise, integer=True)
-    _check_positive("consistency_weight", consistency_weight)
-    _check_positive("lr", lr)
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or sigma < 0:
-        raise ValueError(f"sigma={sigma!r} is not allowed; choose a noise standard deviation >= 0")
+    check_choice("panel", panel, PANELS)
+    check_int("steps", steps, low=1)
+    check_int("n_teacher_noise", n_teacher_noise, low=1)
+    check_positive("consistency_weight", consistency_weight)
+    check_positive("lr", lr)
+    check_number("sigma", sigma, low=0)
     check_decay(ema_decay)
     if teacher is not None and panel not in ("c", "d"):
         raise ValueError(f"teacher= is only used by panels 'c' and 'd'; pass teacher=None for panel={panel!r}")

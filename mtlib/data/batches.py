@@ -7,7 +7,7 @@ Two schemes:
   unlabeled images; the labeled images cycle, reshuffled at each pass.
 - :class:`MaskedBatches`: batches drawn as shuffled epochs over the whole training set (CIFAR-10
   ConvNet, Pi model, Temporal Ensembling); the labels of unlabeled images are hidden by
-  :func:`masked_labels`.
+  :func:`mtlib.data.splits.masked_labels`.
 
 Both draw only from the ``torch.Generator`` they are given (which they should own: their
 ``state_dict`` holds its state) and resume exactly via ``state_dict`` / ``load_state_dict``.
@@ -16,24 +16,8 @@ from __future__ import annotations
 
 import torch
 
-NO_LABEL = -1
-
-
-def masked_labels(labels, labeled_idx) -> torch.Tensor:
-    """A copy of ``labels`` with ``NO_LABEL`` everywhere except at ``labeled_idx``.
-
-    Index it with a batch's indices: unlabeled images' true labels then never reach a loss.
-    """
-    labels = torch.as_tensor(labels).long()
-    labeled_idx = torch.as_tensor(labeled_idx, dtype=torch.long)
-    out = torch.full_like(labels, NO_LABEL)
-    out[labeled_idx] = labels[labeled_idx]
-    return out
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}={value!r} must be an int >= {low}")
+from mtlib.checks import check_int
+from mtlib.data.splits import NO_LABEL, masked_labels  # noqa: F401  (importable from here too)
 
 
 class _Stream:
@@ -102,8 +86,7 @@ class TwoStreamBatches(_Batches):
                  generator: torch.Generator):
         labeled_idx = torch.as_tensor(labeled_idx, dtype=torch.long).flatten()
         unlabeled_idx = torch.as_tensor(unlabeled_idx, dtype=torch.long).flatten()
-        _check_int("batch_size", batch_size, 1)
-        _check_int("labeled_per_batch", labeled_per_batch, 0)
+        check_int("batch_size", batch_size, low=1)
         if labeled_per_batch > batch_size:
             raise ValueError(f"labeled_per_batch={labeled_per_batch} is more than "
                              f"batch_size={batch_size}; choose 1 <= labeled_per_batch <= batch_size")
@@ -118,8 +101,6 @@ class TwoStreamBatches(_Batches):
             raise ValueError(f"unlabeled_idx is empty but batch_size - labeled_per_batch = {n_unl} "
                              "unlabeled slots; set labeled_per_batch=batch_size (all labels) "
                              "or use MaskedBatches")
-        if not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
         self.batch_size = batch_size
         self.labeled_per_batch = labeled_per_batch
         self.generator = generator
@@ -155,14 +136,12 @@ class MaskedBatches(_Batches):
     """Batches of ``batch_size`` indices from shuffled passes over ``range(n_images)``.
 
     Passes follow one another without a gap, so a batch may straddle two epochs; ``epoch`` is
-    the number of passes so far (float). Mask labels with :func:`masked_labels`.
+    the number of passes so far (float). Mask labels with :func:`mtlib.data.splits.masked_labels`.
     """
 
     def __init__(self, n_images: int, batch_size: int, generator: torch.Generator):
-        _check_int("n_images", n_images, 1)
-        _check_int("batch_size", batch_size, 1)
-        if not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
+        check_int("n_images", n_images, low=1)
+        check_int("batch_size", batch_size, low=1)
         self.n_images = n_images
         self.batch_size = batch_size
         self.generator = generator

@@ -8,17 +8,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mtlib.checks import check_int, check_number
+
 
 def _draw(fn, *args, generator: torch.Generator, device, **kw) -> torch.Tensor:
     """Draw on the generator's device, then move to ``device``."""
     return fn(*args, generator=generator, device=generator.device, **kw).to(device)
-
-
-def _check_nonneg(name, value, integer=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
-            integer and not isinstance(value, int)):
-        kind = "an int" if integer else "a number"
-        raise ValueError(f"{name}={value!r} must be {kind} >= 0")
 
 
 def _check_batch(x):
@@ -55,8 +50,7 @@ def shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, max_shift: int) -
 
 def translate(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
     """Random integer shift in [-max_shift, max_shift] per image and axis, reflect padding."""
-    _check_nonneg("max_shift", max_shift, integer=True)
-    _check_batch(x)
+    check_int("max_shift", max_shift, low=0)
     if max_shift == 0:
         return x
     b = x.shape[0]
@@ -66,17 +60,13 @@ def translate(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> to
 
 def hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
     """Mirror each image left-right with probability ``p``."""
-    _check_batch(x)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"p={p!r} must be a probability in [0, 1]")
     flip = _draw(torch.rand, x.shape[0], generator=generator, device=x.device) < p
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
 def gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     """Add N(0, sigma^2) noise to every input value (paper: sigma = 0.15)."""
-    _check_nonneg("sigma", sigma)
-    _check_batch(x)
+    check_number("sigma", sigma, low=0)
     if sigma == 0:
         return x
     noise = _draw(torch.randn, x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -91,8 +81,8 @@ class Augment:
     """
 
     def __init__(self, translate: int = 2, flip: bool = False, input_noise: float = 0.15):
-        _check_nonneg("translate", translate, integer=True)
-        _check_nonneg("input_noise", input_noise)
+        check_int("translate", translate, low=0)
+        check_number("input_noise", input_noise, low=0)
         if not isinstance(flip, bool):
             raise ValueError(f"flip={flip!r} must be True or False")
         self.translate = translate

@@ -12,10 +12,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from mtlib.data.batches import masked_labels
-from mtlib.data.datasets import DATASETS, ImageSet, load_dataset
-from mtlib.data.normalize import NORMALIZATIONS, make_normalizer
-from mtlib.data.splits import label_split, validation_split
+from mtlib.data.datasets import ImageSet, load_dataset
+from mtlib.data.normalize import make_normalizer
+from mtlib.data.splits import label_split, masked_labels, validation_split
 
 # Different streams for different uses of one seed.
 _SEED_MAX_TRAIN, _SEED_VAL, _SEED_LABELS = 7919, 104729, 0
@@ -42,13 +41,6 @@ class SemiSupervisedData:
     @property
     def n_labels(self) -> int:
         return int(self.labeled_idx.numel())
-
-
-def _check_int(name, value, low=None, high=None, allowed=""):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} must be an int{allowed}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name}={value} is out of range; choose {low} <= {name} <= {high}")
 
 
 def restrict_classes(data: ImageSet, classes: Sequence[str]) -> ImageSet:
@@ -88,18 +80,11 @@ def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int =
                  normalization: str = "zca", download: bool = False,
                  classes: Optional[Sequence[str]] = None,
                  max_train: Optional[int] = None, image_size: int = 32) -> SemiSupervisedData:
-    """Everything a run needs from the data; see the module docstring for the order of steps."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset={dataset!r} is not known; choose one of {', '.join(DATASETS)}")
-    if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization={normalization!r} is not known; "
-                         f"choose one of {', '.join(NORMALIZATIONS)}")
-    _check_int("seed", seed)
-    _check_int("n_labels", n_labels)
-    _check_int("n_val", n_val)
-    if max_train is not None:
-        _check_int("max_train", max_train, allowed=" or None")
+    """Everything a run needs from the data; see the module docstring for the order of steps.
 
+    ``load_dataset`` checks ``dataset``, ``label_split`` / ``validation_split`` check ``n_labels``
+    and ``n_val``, ``make_normalizer`` checks ``normalization`` (RunConfig checks them all first).
+    """
     train = load_dataset(dataset, train=True, root=root, download=download)
     test = load_dataset(dataset, train=False, root=root, download=download)
     if classes is not None:
@@ -118,15 +103,9 @@ def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int =
                              f"({str(e).replace('n_labels', 'max_train')})") from None
         train = train.subset(keep)
 
-    if not 0 <= n_val < len(train):
-        raise ValueError(f"n_val={n_val} must satisfy 0 <= n_val < {len(train)} "
-                         "(the number of training images)")
     train_idx, val_idx = validation_split(train.labels, n_val, seed + _SEED_VAL)
     val, train = train.subset(val_idx), train.subset(train_idx)
 
-    if not num_classes <= n_labels <= len(train):
-        raise ValueError(f"n_labels={n_labels} is out of range for {len(train)} training images "
-                         f"and {num_classes} classes; choose {num_classes} <= n_labels <= {len(train)}")
     labeled_idx, unlabeled_idx = label_split(train.labels, n_labels, seed + _SEED_LABELS, num_classes)
 
     norm = make_normalizer(normalization, train.images)

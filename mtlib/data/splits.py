@@ -10,6 +10,22 @@ from typing import Optional, Tuple
 
 import torch
 
+from mtlib.checks import check_int
+
+NO_LABEL = -1   # the label of an image whose label is hidden (unlabeled)
+
+
+def masked_labels(labels, labeled_idx) -> torch.Tensor:
+    """A copy of ``labels`` with ``NO_LABEL`` everywhere except at ``labeled_idx``.
+
+    Index it with a batch's indices: unlabeled images' true labels then never reach a loss.
+    """
+    labels = torch.as_tensor(labels).long()
+    labeled_idx = torch.as_tensor(labeled_idx, dtype=torch.long)
+    out = torch.full_like(labels, NO_LABEL)
+    out[labeled_idx] = labels[labeled_idx]
+    return out
+
 
 def _check_labels(labels) -> torch.Tensor:
     labels = torch.as_tensor(labels)
@@ -21,13 +37,6 @@ def _check_labels(labels) -> torch.Tensor:
     return labels.long()
 
 
-def _check_int(name, value, low=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} must be an int")
-    if low is not None and value < low:
-        raise ValueError(f"{name}={value} must be >= {low}")
-
-
 def label_split(labels, n_labels: int, seed: int,
                 num_classes: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Class-balanced labeled subset: ``(labeled_idx, unlabeled_idx)``, both sorted int64.
@@ -37,12 +46,12 @@ def label_split(labels, n_labels: int, seed: int,
     sets are disjoint and cover ``range(N)``. ``n_labels == N`` keeps every label ("all labels").
     """
     labels = _check_labels(labels)
-    _check_int("seed", seed)
-    _check_int("n_labels", n_labels)
+    check_int("seed", seed)
+    check_int("n_labels", n_labels)
     n = labels.numel()
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if n else 0
-    _check_int("num_classes", num_classes, low=1)
+    check_int("num_classes", num_classes, low=1)
     if n and int(labels.max()) >= num_classes:
         raise ValueError(f"num_classes={num_classes} but labels go up to {int(labels.max())}")
     if n_labels > n:
@@ -76,8 +85,6 @@ def validation_split(labels, n_val: int, seed: int) -> Tuple[torch.Tensor, torch
     Not stratified (the reference code draws uniformly). ``n_val=0`` returns every index as train.
     """
     labels = _check_labels(labels)
-    _check_int("seed", seed)
-    _check_int("n_val", n_val)
     n = labels.numel()
     if n_val < 0 or n_val >= n:
         raise ValueError(f"n_val={n_val} must satisfy 0 <= n_val < {n} (the number of training "

@@ -2,12 +2,13 @@
 
 ``build_model(arch, ...)`` makes one by name; ``count_parameters(model)`` counts its parameters.
 """
-from .convnet13 import ConvNet13
-from .resnet import ResNet26ShakeShake, ShakeShakeBlock, ShakeShakeFunction, shake_shake
-from .toy import ToyNet
+from mtlib.checks import check_choice
+from mtlib.models.convnet13 import ConvNet13
+from mtlib.models.resnet import ResNet26ShakeShake, ShakeShakeBlock, ShakeShakeFunction, shake_shake
+from mtlib.models.toy import ToyNet
 
-__all__ = ["ARCHS", "ConvNet13", "ResNet26ShakeShake", "ShakeShakeBlock", "ShakeShakeFunction",
-           "ToyNet", "build_model", "count_parameters", "shake_shake"]
+__all__ = ["ARCHS", "CONFIG_ARCHS", "ConvNet13", "ResNet26ShakeShake", "ShakeShakeBlock", "ShakeShakeFunction",
+           "ToyNet", "build_model", "count_parameters", "shake_shake", "split_heads"]
 
 ARCHS = {"convnet13": ConvNet13, "resnet26_shakeshake": ResNet26ShakeShake, "toy": ToyNet}
 _DEFAULT_CLASSES = {"convnet13": 10, "resnet26_shakeshake": 10, "toy": 2}
@@ -16,6 +17,7 @@ _CONFIG_KNOBS = {
     "convnet13": lambda cfg: dict(width=cfg.width, dropout=cfg.dropout, two_heads=cfg.two_heads),
     "resnet26_shakeshake": lambda cfg: dict(two_heads=cfg.two_heads),
 }
+CONFIG_ARCHS = tuple(_CONFIG_KNOBS)   # the architectures a RunConfig may name (the image networks)
 
 
 def build_model(arch, num_classes=None, **kwargs):
@@ -26,11 +28,17 @@ def build_model(arch, num_classes=None, **kwargs):
     if not isinstance(arch, str):
         cfg = arch
         arch, kwargs = cfg.arch, {**_CONFIG_KNOBS[cfg.arch](cfg), **kwargs}
-    if arch not in ARCHS:
-        raise ValueError(f"arch={arch!r} is unknown; choose one of {', '.join(repr(a) for a in ARCHS)}")
+    check_choice("arch", arch, ARCHS)
     if num_classes is None:
         num_classes = _DEFAULT_CLASSES[arch]
     return ARCHS[arch](num_classes=num_classes, **kwargs)
+
+
+def split_heads(output):
+    """(class_logits, consistency_logits): one head serves both unless the model has two (Fig. 4e)."""
+    if isinstance(output, (tuple, list)):
+        return output[0], output[1]
+    return output, output
 
 
 def count_parameters(model, trainable_only=False):

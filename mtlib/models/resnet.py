@@ -11,13 +11,13 @@ Shortcuts: identity when shape is kept; where the channel count changes at strid
 1x1 conv + BN; at stride 2 the usual shake-shake downsampling as in the authors' code ("shift_conv"):
 concatenate x[:, :, 0::2, 0::2] and the one-pixel-shifted x[:, :, 1::2, 1::2], ReLU, a grouped
 (2 groups) 1x1 conv, BN. (The authors' stem has no BN; this one has, as the brief asks.)
-Random coefficients come from an explicit ``torch.Generator`` when given, else torch's global RNG.
+Random coefficients come from torch's global RNG (``torch.manual_seed``).
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .convnet13 import GeneratorRef, check_positive_int, draw_uniform
+from mtlib.checks import check_int
 
 
 class ShakeShakeFunction(torch.autograd.Function):
@@ -34,13 +34,13 @@ class ShakeShakeFunction(torch.autograd.Function):
         return beta * grad_out, (1.0 - beta) * grad_out, None, None
 
 
-def shake_shake(a, b, training, generator_ref=None):
+def shake_shake(a, b, training):
     """Mix two branch outputs (N, C, H, W): random per-image alpha/beta when training, 0.5 otherwise."""
     if not training:
         return 0.5 * (a + b)
     shape = (a.shape[0],) + (1,) * (a.dim() - 1)
-    alpha = draw_uniform(shape, a, generator_ref)
-    beta = draw_uniform(shape, a, generator_ref)
+    alpha = torch.rand(shape, device=a.device, dtype=a.dtype)
+    beta = torch.rand(shape, device=a.device, dtype=a.dtype)
     return ShakeShakeFunction.apply(a, b, alpha, beta)
 
 
@@ -66,9 +66,8 @@ class ShiftConvDownsample(nn.Module):
 class ShakeShakeBlock(nn.Module):
     """Two residual branches ReLU-conv3x3-BN-ReLU-conv3x3-BN mixed by shake-shake, plus a shortcut."""
 
-    def __init__(self, in_channels, out_channels, stride=1, generator_ref=None):
+    def __init__(self, in_channels, out_channels, stride=1):
         super().__init__()
-        self.generator_ref = generator_ref if generator_ref is not None else GeneratorRef()
         self.branch_a = self._branch(in_channels, out_channels, stride)
         self.branch_b = self._branch(in_channels, out_channels, stride)
         if stride != 1:
@@ -84,7 +83,7 @@ class ShakeShakeBlock(nn.Module):
                              nn.ReLU(inplace=True), _conv3x3(cout, cout), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        mixed = shake_shake(self.branch_a(x), self.branch_b(x), self.training, self.generator_ref)
+        mixed = shake_shake(self.branch_a(x), self.branch_b(x), self.training)
         return self.shortcut(x) + mixed
 
 
@@ -92,24 +91,23 @@ class ResNet26ShakeShake(nn.Module):
     """ResNet-26 Shake-Shake; ``two_heads`` (default, as in Table 4) returns (class_logits, consistency_logits)."""
 
     def __init__(self, num_classes=10, widths=(96, 192, 384), blocks_per_stage=4, two_heads=True,
-                 in_channels=3, stem_channels=16, generator=None):
+                 in_channels=3, stem_channels=16):
         super().__init__()
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("blocks_per_stage", blocks_per_stage)
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("stem_channels", stem_channels)
+        check_int("num_classes", num_classes, low=1)
+        check_int("blocks_per_stage", blocks_per_stage, low=1)
+        check_int("in_channels", in_channels, low=1)
+        check_int("stem_channels", stem_channels, low=1)
         widths = tuple(widths) if isinstance(widths, (tuple, list)) else widths
         if (not isinstance(widths, tuple) or len(widths) != 3
                 or any(isinstance(w, bool) or not isinstance(w, int) or w < 2 or w % 2 for w in widths)):
             raise ValueError(f"widths={widths!r} is not allowed; give 3 even integers >= 2, e.g. (96, 192, 384)")
         self.num_classes, self.widths, self.two_heads = num_classes, widths, bool(two_heads)
-        self.generator_ref = GeneratorRef(generator)
         self.stem = nn.Sequential(_conv3x3(in_channels, stem_channels), nn.BatchNorm2d(stem_channels))
         blocks, cin = [], stem_channels
         for stage, cout in enumerate(widths):
             for i in range(blocks_per_stage):
                 stride = 2 if (stage > 0 and i == 0) else 1
-                blocks.append(ShakeShakeBlock(cin, cout, stride, self.generator_ref))
+                blocks.append(ShakeShakeBlock(cin, cout, stride))
                 cin = cout
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)  # 8x8 -> 1 for 32x32 input
@@ -118,10 +116,6 @@ class ResNet26ShakeShake(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def set_generator(self, generator):
-        """Draw shake coefficients from ``generator`` from now on (None: global RNG). Shared with deep copies."""
-        self.generator_ref.generator = GeneratorRef(generator).generator
 
     def forward(self, x):
         h = F.relu(self.blocks(self.stem(x)))

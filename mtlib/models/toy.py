@@ -6,32 +6,28 @@ Input noise is applied outside the model, so this stays a plain MLP.
 import torch
 import torch.nn as nn
 
-from .convnet13 import Dropout, GeneratorRef, check_dropout, check_positive_int
+from mtlib.checks import check_int
+from mtlib.models.convnet13 import check_dropout
 
 
 class ToyNet(nn.Module):
     """MLP from (B, 1) to (B, num_classes) logits; a (B,) input is treated as (B, 1)."""
 
-    def __init__(self, hidden=64, depth=2, dropout=0.0, num_classes=2, generator=None):
+    def __init__(self, hidden=64, depth=2, dropout=0.0, num_classes=2):
         super().__init__()
-        check_positive_int("hidden", hidden)
-        check_positive_int("depth", depth)
-        check_positive_int("num_classes", num_classes)
+        check_int("hidden", hidden, low=1)
+        check_int("depth", depth, low=1)
+        check_int("num_classes", num_classes, low=1)
         check_dropout(dropout)
         self.hidden, self.depth, self.dropout, self.num_classes = hidden, depth, float(dropout), num_classes
-        self.generator_ref = GeneratorRef(generator)
         layers, cin = [], 1
         for _ in range(depth):
             layers += [nn.Linear(cin, hidden), nn.ReLU()]
             if dropout > 0:
-                layers.append(Dropout(dropout, self.generator_ref))
+                layers.append(nn.Dropout(dropout))
             cin = hidden
         layers.append(nn.Linear(cin, num_classes))
         self.net = nn.Sequential(*layers)
-
-    def set_generator(self, generator):
-        """Draw dropout masks from ``generator`` from now on (None: global RNG). Shared with deep copies."""
-        self.generator_ref.generator = GeneratorRef(generator).generator
 
     def forward(self, x):
         if x.dim() == 1:

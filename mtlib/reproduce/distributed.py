@@ -2,46 +2,32 @@
 
     torchrun --nproc_per_node=4 -m mtlib.reproduce.distributed table4-resnet --seeds 0 --results DIR
 
-What each rank does (design):
-- Batches: every rank draws the SAME global batch from the same seeded sampler and takes its
-  slice: with labeled + unlabeled streams, rank r takes labeled[r::W] and unlabeled[r::W], so
-  every rank holds the same number of labeled images (the authors' ResNet: 4 GPUs x 31 + 97);
-  masked batches are split as index[r::W]. The batch size (and labeled_per_batch) must divide by W.
-- Gradients: DDP all-reduces (averages) them. Each rank's loss is a mean over its slice, so with
-  equal slices the averaged gradient is the gradient of the global batch's loss. Exception: with
-  masked batches the classification cost is a mean over each rank's labeled images, and ranks
-  may hold different numbers of them; the ranks' means are then weighted equally.
-- Batch norm: synchronised. Statistics are computed over the global batch (all-reduced sums,
-  gradients flow through them): torch's SyncBatchNorm on CUDA, :class:`GlobalBatchNorm2d` on CPU
-  (SyncBatchNorm is GPU-only). So BN buffers, and with them the EMA teacher, stay identical on
-  every rank, and a W-process run computes what one process computes with the global batch.
-- EMA teacher: updated on every rank from identical student weights after each step, so every
-  rank holds the same teacher (``teachers_equal`` checks it). The teacher is not DDP-wrapped.
-- Noise (augmentation, dropout, shake-shake): each rank draws from its own seeded streams.
-- Checkpoints: one file per rank (per-rank random states); results: saved by rank 0.
-- Temporal Ensembling is refused: its per-image ensemble would need an all-gather per step.
+Every rank draws the same global batch and takes its slice (labeled[r::W] and unlabeled[r::W], so
+ranks hold equal labeled counts: the authors' ResNet ran 4 GPUs x 31 + 97). DDP averages gradients,
+which with equal slices is the global batch's gradient (with masked batches, ranks' labeled means
+weigh equally). Batch norm is synchronised over the global batch (SyncBatchNorm on CUDA,
+:class:`GlobalBatchNorm2d` on CPU), so BN buffers and the EMA teacher, updated on every rank from
+identical weights, stay identical (``teachers_equal``). Noise is per rank; checkpoints are per rank;
+rank 0 saves the results. Temporal Ensembling is refused (its ensemble would need an all-gather).
 """
 import argparse
 import os
 import sys
 import warnings
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
-from mtlib.data.batches import SamplerView
-
 from mtlib.config import RunConfig
-from mtlib.results import run_key
+from mtlib.data.batches import SamplerView
+from mtlib.reproduce import cli
+from mtlib.runs import DataCache
+from mtlib.results import result_path
 from mtlib.training.trainer import Trainer
 
-try:
-    from torch.distributed.nn.functional import all_reduce as _all_reduce_autograd
-except ImportError:   # pragma: no cover
-    _all_reduce_autograd = None
+from torch.distributed.nn.functional import all_reduce as _all_reduce_autograd
 
 
 def _world():
@@ -113,16 +99,15 @@ class RankSlice(SamplerView):
 
 def check_distributable(cfg, world):
     """ValueError unless ``cfg`` splits evenly over ``world`` ranks."""
+    lpb = cfg.labeled_per_batch
     if cfg.method == "temporal_ensembling":
-        raise ValueError("method='temporal_ensembling' is not supported by mtlib.reproduce.distributed (its per-image "
-                         "ensemble would need an all-gather every step); run it in one process")
+        raise ValueError("method='temporal_ensembling' cannot run distributed (its per-image ensemble would "
+                         "need an all-gather every step); run it in one process")
     if cfg.batch_size % world:
-        raise ValueError(f"batch_size={cfg.batch_size} does not divide by world_size={world}; every rank "
-                         "needs an equal slice of the global batch")
-    if cfg.labeled_per_batch is not None and (cfg.labeled_per_batch % world
-                                              or (cfg.batch_size - cfg.labeled_per_batch) % world):
-        raise ValueError(f"labeled_per_batch={cfg.labeled_per_batch} (and batch_size - labeled_per_batch) must "
-                         f"divide by world_size={world} so every rank holds as many labeled images")
+        raise ValueError(f"batch_size={cfg.batch_size} does not divide by world_size={world}")
+    if lpb is not None and (lpb % world or (cfg.batch_size - lpb) % world):
+        raise ValueError(f"labeled_per_batch={lpb} (and batch_size - labeled_per_batch) must divide by "
+                         f"world_size={world} so every rank holds as many labeled images")
 
 
 class DistributedTrainer(Trainer):
@@ -136,17 +121,20 @@ class DistributedTrainer(Trainer):
         if self.world > 1:      # per-rank noise: augmentation and (global RNG) dropout / shake-shake
             self.noise_gen.manual_seed(cfg.seed + 1 + 1_000_003 * self.rank)
             torch.manual_seed(cfg.seed + 7919 * self.rank)
+
+    def _build_student(self):
+        return sync_batchnorm(super()._build_student(), self.cfg.device)
+
+    def _wrap_student(self, student):
         ids = [self.device.index] if self.device.type == "cuda" else None
         # buffers need no broadcast: synchronised BN keeps them identical on every rank
         with warnings.catch_warnings():   # broadcast_buffers=False is still the way to skip buffer syncs
             warnings.simplefilter("ignore", FutureWarning)
-            self.ddp = DistributedDataParallel(self.student, device_ids=ids, broadcast_buffers=False)
-        self.method.student = self.ddp
-        lpb = self.cfg.labeled_per_batch if self.method.uses_unlabeled else None
-        self.batches = RankSlice(self.batches, self.rank, self.world, lpb)
+            return DistributedDataParallel(student, device_ids=ids, broadcast_buffers=False)
 
-    def _build_student(self):
-        return sync_batchnorm(super()._build_student(), self.cfg.device)
+    def _make_batches(self):
+        lpb = self.cfg.labeled_per_batch if self.method.uses_unlabeled else None
+        return RankSlice(super()._make_batches(), self.rank, self.world, lpb)
 
     def _reduce_stats(self, stats):
         if self.world == 1:
@@ -163,8 +151,8 @@ class DistributedTrainer(Trainer):
             return path
         return path.with_name(f"{path.stem}.rank{self.rank}of{self.world}{path.suffix}")
 
-    def run(self, progress=True, resume=True):
-        result = super().run(progress=progress and self.rank == 0, resume=resume)
+    def run(self, progress=True, resume=True, should_stop=None):
+        result = super().run(progress=progress and self.rank == 0, resume=resume, should_stop=should_stop)
         result.provenance.update(world_size=self.world, backend=dist.get_backend() if self.world > 1 else None)
         return result
 
@@ -182,48 +170,33 @@ def teachers_equal(teacher):
 # ------------------------------------------------------------------------------------------ CLI
 def main(argv=None):
     """``torchrun --nproc_per_node=N -m mtlib.reproduce.distributed PRESET [selection] [--results DIR]``."""
-    from mtlib.reproduce import cli as reproduce
-    from mtlib.runs import DataCache, results_dir as default_results_dir
-    from mtlib.results import result_path
-
     ap = argparse.ArgumentParser(prog="torchrun --nproc_per_node=N -m mtlib.reproduce.distributed",
                                  description="Run a preset's selected runs one after another, each across "
                                              "all processes of the torchrun job (DDP).")
-    ap.add_argument("preset")
-    ap.add_argument("--seeds", type=int, nargs="+")
-    ap.add_argument("--labels", type=int, nargs="+")
-    ap.add_argument("--methods", nargs="+")
-    ap.add_argument("--variants", nargs="+")
-    ap.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--results", type=Path, default=None)
-    ap.add_argument("--checkpoint-every", type=int, default=1000)
+    cli.add_selection(ap, checkpoints=True)
     ap.add_argument("--backend", default=None, help="default: nccl with CUDA, else gloo")
     args = ap.parse_args(argv)
     cuda = torch.cuda.is_available()
     dist.init_process_group(args.backend or ("nccl" if cuda else "gloo"))
     rank, world = _world()
     try:
-        override = reproduce.parse_override(args.override)
+        local = int(os.environ.get("LOCAL_RANK", 0))
         if cuda:
-            local = int(os.environ.get("LOCAL_RANK", 0))
             torch.cuda.set_device(local)
-            override.setdefault("device", f"cuda:{local}")
-        runs = reproduce.select_runs(args.preset, args.seeds, args.labels, args.methods, args.variants, override)
-        folder = Path(args.results) if args.results else default_results_dir("paper")
+        runs, folder = cli.select(args, **({"device": f"cuda:{local}"} if cuda else {}))
         if rank == 0:
-            reproduce.check_writable(folder)
+            cli.check_writable(folder)
         cache = DataCache()
         for k, r in enumerate(runs, 1):
             if r.needs:
-                raise reproduce.ReproduceError(f"{r.name} needs {r.needs}")
-            status, _ = reproduce.run_status(folder, r.config)
+                raise cli.ReproduceError(f"{r.name} needs {r.needs}")
+            status, _ = cli.run_status(folder, r.config)
             dist.barrier()
             if status == "done":
                 if rank == 0:
                     print(f"[{k}/{len(runs)}] {r.name} ... skipped", flush=True)
                 continue
-            cfg = RunConfig.from_dict({**r.config, "checkpoint_dir": str(folder / "checkpoints"),
-                                       "checkpoint_every": args.checkpoint_every})
+            cfg = cli.run_config(r, folder, args.checkpoint_every)
             trainer = DistributedTrainer(cfg, cache.get(cfg))
             result = trainer.run(progress=rank == 0)
             if not teachers_equal(trainer.ema):
@@ -236,10 +209,10 @@ def main(argv=None):
             if trainer.checkpoint_path and trainer.checkpoint_path.exists():
                 trainer.checkpoint_path.unlink()
         return 0
-    except (reproduce.ReproduceError, ValueError) as e:
+    except (cli.ReproduceError, ValueError) as e:
         if rank == 0:
             print(f"error: {e}", file=sys.stderr)
-        return reproduce.EXIT_ERROR
+        return cli.EXIT_ERROR
     finally:
         dist.destroy_process_group()
 

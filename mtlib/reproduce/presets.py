@@ -1,14 +1,9 @@
 """The paper's experiments at paper scale as named presets (run with ``python -m mtlib.reproduce``).
-"""
 
-# ================================================================================================
-# The paper's experiments at paper scale (run with ``python -m mtlib.reproduce run NAME``).
-#
-# Settings follow /shared/design/paper-settings.md, i.e. the authors' public code
-# (CuriousAI/mean-teacher: tensorflow/experiments/*.py for the ConvNet, pytorch/experiments/
-# cifar10_test.py for the ResNet). Where that code and the paper's text disagree, the code wins
-# and a comment below says so.
-# ================================================================================================
+Settings follow /shared/design/paper-settings.md, i.e. the authors' public code (CuriousAI/mean-teacher:
+tensorflow/experiments/*.py for the ConvNet, pytorch/experiments/cifar10_test.py for the ResNet).
+Where that code and the paper's text disagree, the code wins and a comment says so.
+"""
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -23,7 +18,7 @@ SVHN_EXTRA_LOADER = ("the SVHN 'extra' split (531,131 extra unlabeled images): m
 
 @dataclass(frozen=True)
 class PresetRun:
-    """One run of a preset. Iterates as ``(name, config_dict, notebook)``.
+    """One run of a preset.
 
     ``row``/``col``: its table cell (row: method plus the preset's variant, col: label count);
     ``needs``: what mtlib lacks to run it (None: runnable); ``paper``: the paper's (mean, std) for the cell.
@@ -35,9 +30,6 @@ class PresetRun:
     col: int
     needs: Optional[str] = None
     paper: Optional[tuple] = None
-
-    def __iter__(self):
-        return iter((self.name, self.config, self.notebook))
 
 
 @dataclass(frozen=True)
@@ -91,11 +83,10 @@ class Preset:
     def _pick(self, what, chosen, allowed):
         if chosen is None:
             return tuple(allowed)
-        allowed_s = [str(a) for a in allowed]
-        bad = [c for c in chosen if str(c) not in allowed_s]
+        bad = [c for c in chosen if str(c) not in map(str, allowed)]
         if bad:
             raise ValueError(f"{what}={bad} not in preset {self.name!r}; choose from {list(allowed)}")
-        return tuple(a for a in allowed if str(a) in [str(c) for c in chosen])
+        return tuple(a for a in allowed if str(a) in map(str, chosen))
 
     def with_smoke(self):
         """This preset with CI's SMOKE override applied to every run, on CIFAR-10 (runs in seconds)."""
@@ -286,8 +277,3 @@ def get_preset(name):
         raise ValueError(f"preset={name!r} is unknown; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]
 
-
-def preset_runs(name, seeds=None, labels=None, methods=None, variants=None, override=None):
-    """Yield the runs of preset ``name`` as (run_name, RunConfig dict, chapter notebook) PresetRuns."""
-    return get_preset(name).runs(seeds=seeds, labels=labels, methods=methods, variants=variants,
-                                 override=override)

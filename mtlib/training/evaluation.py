@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from mtlib.training.methods.base import split_heads
+from mtlib.models import split_heads
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ value per image so a method can restrict the cost to unlabeled images. Leaf modu
 import torch
 import torch.nn.functional as F
 
-NO_LABEL = -1
+from mtlib.data.splits import NO_LABEL
 
 
 def _reduce(per_image, reduction):

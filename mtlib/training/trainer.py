@@ -7,7 +7,6 @@ test (and validation) images, and a row is added to the history.
 """
 import math
 import time
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -23,7 +22,7 @@ from mtlib.training.methods import make_method
 from mtlib.models import build_model
 from mtlib.data.noise import Augment
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
-from mtlib.results import RunResult, provenance, run_key
+from mtlib.results import RunResult, checkpoint_path, provenance
 
 
 class TrainingDiverged(FloatingPointError):
@@ -32,6 +31,10 @@ class TrainingDiverged(FloatingPointError):
     def __init__(self, message, history):
         super().__init__(message)
         self.history = history
+
+
+class Stopped(Exception):
+    """``run(should_stop=...)`` stopped after a step; its checkpoint is written."""
 
 
 class Trainer:
@@ -47,37 +50,36 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.student = self._build_student().to(self.device)
         self.ema = ema_lib.make_teacher(self.student)
+        if cfg.channels_last:       # GPU speed knob: NHWC memory format
+            self.student.to(memory_format=torch.channels_last)
+            self.ema.to(memory_format=torch.channels_last)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.batch_gen = torch.Generator().manual_seed(cfg.seed + 2)
         augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
-        self.method = make_method(cfg.method, self.student, self.ema, cfg, augment, self.noise_gen,
-                                  len(self.data.train_labels), self.data.num_classes)
+        self.method = make_method(cfg.method, self._wrap_student(self.student),
+                                  torch.compile(self.ema) if cfg.compile else self.ema, cfg, augment,
+                                  self.noise_gen, len(self.data.train_labels), self.data.num_classes)
         self.optimizer = make_optimizer(self.student.parameters(), cfg)
-        self._speed_up()
         self.batches = self._make_batches()
         self.train_x = self.data.train_x.to(self.device)
         self.train_y = self.data.train_y_masked.to(self.device)
         self.test_x, self.test_y = self._test_subset()
         self.history, self.step, self._sums, self._count = [], 0, {}, 0
 
-    def _speed_up(self):
-        """GPU speed knobs: channels_last memory format and torch.compile of the forward passes."""
-        if self.cfg.channels_last:
-            self.student.to(memory_format=torch.channels_last)
-            self.ema.to(memory_format=torch.channels_last)
-        if self.cfg.compile:
-            self.method.student = torch.compile(self.student)
-            self.method.ema = torch.compile(self.ema)
-
     def _build_student(self):
         """The student network (a hook: mtlib.reproduce.distributed swaps in synchronised batch norm)."""
         return build_model(self.cfg, num_classes=self.data.num_classes)
+
+    def _wrap_student(self, student):
+        """What the method calls as the student (a hook: distributed wraps it in DDP)."""
+        return torch.compile(student) if self.cfg.compile else student
 
     def _reduce_stats(self, stats):
         """The step's stats as logged (a hook: mtlib.reproduce.distributed averages them over ranks)."""
         return stats
 
     def _make_batches(self):
+        """The batch sampler (a hook: distributed takes this rank's slice of each batch)."""
         cfg, d = self.cfg, self.data
         if not self.method.uses_unlabeled:
             # supervised-only sees the labeled images alone (paper Tables 1-2, "Supervised-only")
@@ -98,9 +100,7 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
     @property
     def checkpoint_path(self):
-        if not self.cfg.checkpoint_dir:
-            return None
-        return Path(self.cfg.checkpoint_dir) / f"{run_key(self.cfg.to_dict())}.ckpt"
+        return checkpoint_path(self.cfg.to_dict())
 
     def save_checkpoint(self):
         return save_checkpoint(self.checkpoint_path, {
@@ -174,8 +174,12 @@ class Trainer:
         self._sums, self._count = {}, 0
         return row
 
-    def run(self, progress=True, resume=True):
-        """Train to ``cfg.steps``; return a RunResult (history, final metrics, provenance)."""
+    def run(self, progress=True, resume=True, should_stop=None):
+        """Train to ``cfg.steps``; return a RunResult (history, final metrics, provenance).
+
+        ``should_stop()`` is asked after each step; when true, the step's evaluation (at an eval
+        boundary) and the checkpoint are written and :class:`Stopped` is raised.
+        """
         cfg = self.cfg
         if resume:
             self.resume()
@@ -185,7 +189,15 @@ class Trainer:
         while self.step < cfg.steps:
             stats = self.train_step()
             bar.update(1)
-            if cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps:
+            eval_now = cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps
+            if should_stop is not None and should_stop():
+                if eval_now:
+                    self.evaluate_now()
+                if self.checkpoint_path:
+                    self.save_checkpoint()
+                bar.close()
+                raise Stopped(f"stopped at step {self.step}/{cfg.steps}; checkpoint {self.checkpoint_path}")
+            if eval_now:
                 row = self.evaluate_now()
                 bar.set_postfix(loss=f"{stats['loss']:.3f}", ema_err=f"{row['ema_test_error']:.1f}%")
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.checkpoint_path:

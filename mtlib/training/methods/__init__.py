@@ -1,5 +1,6 @@
 """The four methods of Tables 1-2, each a small object the one trainer drives."""
-from mtlib.training.methods.base import Method, split_heads
+from mtlib.models import split_heads  # noqa: F401  (its home is mtlib.models)
+from mtlib.training.methods.base import Method
 from mtlib.training.methods.mean_teacher import MeanTeacher
 from mtlib.training.methods.pi_model import PiModel
 from mtlib.training.methods.supervised import Supervised

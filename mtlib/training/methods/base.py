@@ -1,14 +1,12 @@
 """What every method is to the trainer: a batch in, a loss out, plus two hooks (design card)."""
 import torch
 
-from mtlib.training.losses import NO_LABEL, classification_cost, consistency_cost, logit_distance
+from mtlib.data.splits import NO_LABEL
+from mtlib.models import split_heads
+from mtlib.training.losses import classification_cost, consistency_cost, logit_distance
 
-
-def split_heads(output):
-    """(class_logits, consistency_logits): one head serves both unless the model has two (Fig. 4e)."""
-    if isinstance(output, (tuple, list)):
-        return output[0], output[1]
-    return output, output
+# which images the consistency cost averages over (CIFAR-10: all, SVHN: unlabeled; App. B)
+CONSISTENCY_ON = ("all", "unlabeled")
 
 
 class Method:

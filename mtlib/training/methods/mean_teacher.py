@@ -6,7 +6,8 @@ weights after every step, theta'_t = alpha theta'_{t-1} + (1 - alpha) theta_t.
 """
 import torch
 
-from mtlib.training.methods.base import Method, split_heads
+from mtlib.models import split_heads
+from mtlib.training.methods.base import Method
 
 
 class MeanTeacher(Method):

@@ -3,7 +3,8 @@
 Both passes are the student with independent noise, and the consistency gradient flows through
 both of them ("the Pi model applies training to theta'", Sec. 2).
 """
-from mtlib.training.methods.base import Method, split_heads
+from mtlib.models import split_heads
+from mtlib.training.methods.base import Method
 
 
 class PiModel(Method):

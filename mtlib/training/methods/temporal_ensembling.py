@@ -12,15 +12,25 @@ import torch.nn.functional as F
 from mtlib.training.methods.base import Method
 
 
+def ensemble_tensors(n_images, num_classes):
+    """Zeros for Z, this epoch's z and the targets: three float32 (n_images, num_classes) tensors."""
+    return tuple(torch.zeros((n_images, num_classes)) for _ in range(3))
+
+
+def update_ensemble(ensemble, outputs, alpha, epochs):
+    """In place Z <- a Z + (1 - a) z; returns the target Z / (1 - a^t) after t = ``epochs`` epochs
+    (Laine & Aila 2017, Sec. 2.2)."""
+    ensemble.mul_(alpha).add_(outputs, alpha=1.0 - alpha)
+    return ensemble / (1.0 - alpha ** epochs)
+
+
 class TemporalEnsembling(Method):
     name = "temporal_ensembling"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        shape = (self.n_train, self.num_classes)
-        self.ensemble = torch.zeros(shape)        # Z
-        self.epoch_outputs = torch.zeros(shape)   # z, this epoch's latest prediction per image
-        self.targets = torch.zeros(shape)         # Z / (1 - a^t)
+        # Z, z (this epoch's latest prediction per image), Z / (1 - a^t)
+        self.ensemble, self.epoch_outputs, self.targets = ensemble_tensors(self.n_train, self.num_classes)
         self.epochs_done = 0
 
     def loss(self, x, labels, index, step, weight):
@@ -42,10 +52,8 @@ class TemporalEnsembling(Method):
         return self._consistency(logits, target_probs.clamp_min(1e-12).log(), labels)
 
     def after_epoch(self, epoch):
-        a = self.cfg.te_alpha
-        self.ensemble.mul_(a).add_(self.epoch_outputs, alpha=1.0 - a)
         self.epochs_done += 1
-        self.targets = self.ensemble / (1.0 - a ** self.epochs_done)
+        self.targets = update_ensemble(self.ensemble, self.epoch_outputs, self.cfg.te_alpha, self.epochs_done)
 
     def memory_bytes(self):
         """Bytes held for the per-example ensemble (Z, this epoch's z and the targets)."""

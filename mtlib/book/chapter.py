@@ -1,0 +1,71 @@
+"""What every chapter that trains shares: its runs' config from the parameters cell, and the scale in words.
+
+A training chapter's ``parameters`` cell holds the chapter's own knobs, then ``PARAMETERS_BLOCK``:
+one ``name = None`` line per RunConfig field, so that ``papermill -p NAME VALUE`` sets any field
+without papermill calling it unknown. ``None`` there means "the CPU scale"
+(``mtlib.scales.CPU_SCALE``, the one place its values are written); the string ``"none"`` sets an
+optional field (``classes``, ``max_train``, ...) to None itself.
+"""
+import typing
+from dataclasses import fields
+from fractions import Fraction
+
+from mtlib.config import RunConfig
+from mtlib.scales import CPU_SCALE, SMOKE
+
+FIELDS = {f.name: f for f in fields(RunConfig)}
+PARAMETERS_COMMENT = ('# Any RunConfig field (None: the CPU scale, mtlib.scales.CPU_SCALE; "none": None itself);'
+                      " e.g. papermill -p steps 6000")
+PARAMETERS_BLOCK = "\n".join([PARAMETERS_COMMENT] + [f"{name} = None" for name in FIELDS])
+DATASET_NAMES = {"cifar10": "CIFAR-10", "svhn": "SVHN", "imagefolder": "image folder"}
+ARCH_NAMES = {"convnet13": "ConvNet-13", "resnet26_shakeshake": "ResNet-26 shake-shake"}
+PAPER_SCALE_KNOBS = ("classes", "max_train", "max_test", "image_size", "width")
+
+
+def chapter_config(namespace, **chapter_fixed):
+    """The chapter's base RunConfig: CPU_SCALE, then every field set in ``namespace`` (the notebook's
+    ``globals()``, where papermill put its ``-p`` values), then what the chapter itself fixes."""
+    chosen = {k: _checked(k, v) for k, v in namespace.items() if k in FIELDS and v is not None}
+    return RunConfig(**{**CPU_SCALE, **chosen, **chapter_fixed})
+
+
+def _checked(name, value):
+    """``value`` for field ``name`` if its type fits the field's, else a ValueError naming the field."""
+    kind, optional = FIELDS[name].type, False
+    if type(None) in typing.get_args(kind):
+        kind, optional = next(a for a in typing.get_args(kind) if a is not type(None)), True
+        if isinstance(value, str) and value.lower() == "none":
+            return None
+    allowed = (int, float) if kind is float else (kind,)
+    if not isinstance(value, allowed) or (isinstance(value, bool) and kind is not bool):
+        alternative = ' or "none"' if optional else ""
+        raise ValueError(f"{name}={value!r} is a {type(value).__name__}; {name} takes a "
+                         f"{kind.__name__}{alternative}")
+    return float(value) if kind is float else value
+
+
+def scale_name(config):
+    """"CPU scale", "smoke scale", "paper scale", or "CPU scale with ..." naming what differs."""
+    values = config.to_dict()
+    changed = {k: values[k] for k in CPU_SCALE if values[k] != CPU_SCALE[k]}
+    if not changed:
+        return "CPU scale"
+    if all(k in SMOKE and SMOKE[k] == v for k, v in changed.items()):
+        return "smoke scale"
+    if all(values[k] == FIELDS[k].default for k in PAPER_SCALE_KNOBS):
+        return "paper scale"
+    return "CPU scale with " + ", ".join(f"{k}={v!r}" for k, v in changed.items())
+
+
+def describe_scale(config):
+    """One line for titles and printouts, e.g. "CPU scale: 4 CIFAR-10 classes (JPEG copy), 8000
+    training images at 16x16, ConvNet-13 at width 1/8, 3000 steps"."""
+    name = DATASET_NAMES[config.dataset]
+    copy = " (JPEG copy)" if config.dataset == "cifar10" else ""
+    data = f"{len(config.classes)} {name} classes{copy}" if config.classes else f"{name}{copy}"
+    images = f"{config.max_train} training images" if config.max_train else "all training images"
+    model = ARCH_NAMES[config.arch]
+    if config.arch == "convnet13":
+        model += f" at width {Fraction(config.width).limit_denominator(64)}"
+    return (f"{scale_name(config)}: {data}, {images} at {config.image_size}x{config.image_size}, "
+            f"{model}, {config.steps} steps")
