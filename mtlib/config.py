@@ -13,7 +13,7 @@ from mtlib.data.datasets import DATASETS
 from mtlib.data.normalize import NORMALIZATIONS
 from mtlib.models import CONFIG_ARCHS as ARCHS
 from mtlib.training.ema import check_decay
-from mtlib.training.losses import CONSISTENCY_COSTS
+from mtlib.training.losses import CONSISTENCY_COSTS, LOGIT_DISTANCE_CLASSES
 from mtlib.training.methods import METHOD_CLASSES
 from mtlib.training.methods.base import CONSISTENCY_ON
 from mtlib.training.schedules import EMA_SCHEDULES, LR_SCHEDULES, OPTIMIZERS
@@ -22,7 +22,8 @@ METHODS = tuple(METHOD_CLASSES)
 # the name list each choice parameter is checked against (each list lives in its concept's module)
 CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
            "normalization": NORMALIZATIONS, "consistency": CONSISTENCY_COSTS,
-           "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES}
+           "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES,
+           "logit_distance_classes": LOGIT_DISTANCE_CLASSES}
 
 
 @dataclass
@@ -42,11 +43,13 @@ class RunConfig:
     normalization: str = "zca"
     image_size: int = 32                     # CPU-scale knob: average images down to this size
     max_test: Optional[int] = None           # CPU-scale knob: evaluate on a seeded test subset
+    n_extra_unlabeled: int = 0               # SVHN: images of the 'extra' split added as unlabeled (Table 3)
     # model
     arch: str = "convnet13"
     width: float = 1.0                       # ConvNet-13 width multiplier (1 = 128/256/512)
     dropout: float = 0.5
     two_heads: bool = False                  # dual output (Fig. 4e)
+    teacher_dropout: bool = True             # dropout in the teacher's forward pass too (Fig. 4b)
     # noise (Sec. 3, App. B): translation px, horizontal flip, Gaussian input noise sigma
     translate: int = 2
     flip: bool = True
@@ -67,12 +70,15 @@ class RunConfig:
     weight_decay: float = 0.0
     nesterov_momentum: float = 0.9
     lr_schedule: str = "sigmoid"             # sigmoid ramps (ConvNet) | cosine (ResNet, PyTorch code)
+    lr_warmup_steps: Optional[int] = None    # cosine: linear lr warm-up (None: rampup_steps)
+    cosine_steps: Optional[int] = None       # cosine: the length it is sized for (None: steps)
     # consistency
     consistency: str = "mse"
     consistency_tau: Optional[float] = None  # Fig. 4f family; None uses ``consistency``
     consistency_weight: float = 8.0          # CIFAR-10: 100 * n_labels / 50000
     consistency_on: str = "all"              # CIFAR-10 applies it to all images, SVHN to unlabeled
     logit_distance_weight: float = 0.0       # dual output coupling (Fig. 4e)
+    logit_distance_classes: str = "sum"      # over classes: sum (TF code, ConvNet) | mean (PyTorch, ResNet)
     # teacher
     ema_decay: float = 0.999
     ema_schedule: str = "constant"
@@ -92,6 +98,9 @@ class RunConfig:
 
     def __post_init__(self):
         self.validate()
+        for f in fields(self):   # 10 and 10.0 are one value: one run identity (papermill passes ints)
+            if _HINTS[f.name] in (float, Optional[float]) and is_int(getattr(self, f.name)):
+                setattr(self, f.name, float(getattr(self, f.name)))
 
     def validate(self):
         """Raise ValueError naming the first bad parameter: its type (from the field's annotation),
@@ -105,7 +114,7 @@ class RunConfig:
         for name in ("n_labels",):
             _at_least(name, getattr(self, name), 1)
         for name in ("n_val", "translate", "rampup_steps", "rampdown_steps", "eval_every",
-                     "checkpoint_every", "threads"):
+                     "checkpoint_every", "threads", "n_extra_unlabeled"):
             _at_least(name, getattr(self, name), 0)
         for name in ("lr", "input_noise", "consistency_weight", "logit_distance_weight",
                      "weight_decay"):
@@ -126,20 +135,16 @@ class RunConfig:
             raise ValueError(f"rampdown_steps={self.rampdown_steps} is longer than steps={self.steps}")
         if self.logit_distance_weight > 0 and not self.two_heads:
             raise ValueError("logit_distance_weight > 0 needs two_heads=True (dual output, Fig. 4e)")
-        if self.max_test is not None:
-            _at_least("max_test", self.max_test, 1)
+        for name in ("max_test", "lr_warmup_steps", "cosine_steps"):
+            if getattr(self, name) is not None:
+                _at_least(name, getattr(self, name), 1 if name != "lr_warmup_steps" else 0)
+        if self.n_extra_unlabeled and self.dataset != "svhn":
+            raise ValueError(f"n_extra_unlabeled={self.n_extra_unlabeled} needs dataset='svhn' (its 'extra' split)")
         if self.max_train is not None:
             _at_least("max_train", self.max_train, 1)
             if self.n_labels > self.max_train:
                 raise ValueError(f"n_labels={self.n_labels} is more than max_train={self.max_train} images")
         return self
-
-    @classmethod
-    def from_namespace(cls, namespace, **overrides):
-        """Build from the names of a notebook's ``parameters`` cell (``globals()``) that are parameters here."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in namespace.items() if k in known}
-        return cls(**{**values, **overrides})
 
     def to_dict(self):
         return asdict(self)

@@ -58,19 +58,26 @@ def test_types_are_checked_from_the_field_annotations(changes, message):
 
 def test_float_fields_take_ints_and_optional_fields_none():
     cfg = RunConfig(steps=10, rampdown_steps=0, lr=1, consistency_weight=30, classes=None, max_train=None)
-    assert cfg.lr == 1 and type(cfg.consistency_weight) is int   # kept as given: results keys unchanged
+    # an int in a float field becomes a float: papermill's -p consistency_weight 30 is the run of 30.0
+    assert type(cfg.lr) is float and cfg.consistency_weight == 30.0 and type(cfg.consistency_weight) is float
+    assert cfg.to_dict() == RunConfig(steps=10, rampdown_steps=0, lr=1.0, consistency_weight=30.0).to_dict()
 
 
 def test_committed_results_keep_their_identity():
-    """Every committed results file's config survives validation with the same identity (and key)."""
+    """Every committed results file of this mtlib version survives validation with the same identity
+    (and key), so chapters find it."""
     import json
     from pathlib import Path
 
+    import mtlib
     from mtlib.results import identity, run_key
 
     files = sorted(Path(__file__).resolve().parents[1].glob("book/results/*/*.json"))
     for path in files:
-        config = json.loads(path.read_text())["config"]
+        data = json.loads(path.read_text())
+        if data["mtlib_version"] != mtlib.__version__:
+            continue
+        config = data["config"]
         again = RunConfig.from_dict(config).to_dict()
         assert json.dumps(identity(again), sort_keys=True) == json.dumps(identity(config), sort_keys=True), path
         assert run_key(again) == run_key(config), path

@@ -312,10 +312,33 @@ def test_svhn_mat_files(tmp_path, tmp_cache):
     assert tr.images.equal(torch.from_numpy(tv.data)) and tr.labels.tolist() == tv.labels.tolist()
 
 
+def test_svhn_extra_split(tmp_path, tmp_cache):
+    rng = np.random.default_rng(1)
+    x, y = _write_svhn(tmp_path, "extra", 25, rng)
+    ex = load_dataset("svhn", split="extra", root=tmp_path)
+    assert ex.images.shape == (25, 3, 32, 32) and ex.images.dtype == torch.uint8
+    assert ex.labels.tolist() == [(v % 10) for v in y[:, 0].tolist()]      # 10 became 0
+    assert ex.labels[y[:, 0] == 10].tolist() == [0, 0]
+    assert ex.images[3].equal(torch.from_numpy(x[:, :, :, 3]).permute(2, 0, 1))
+    assert ex.classes == [str(d) for d in range(10)]
+    # also found under root/svhn, and split= wins over train=
+    (tmp_path / "sub" / "svhn").mkdir(parents=True)
+    (tmp_path / "extra_32x32.mat").rename(tmp_path / "sub" / "svhn" / "extra_32x32.mat")
+    assert load_dataset("svhn", train=False, split="extra", root=tmp_path / "sub").images.equal(ex.images)
+    for name in ("cifar10", "imagefolder"):
+        with pytest.raises(ValueError, match=f"split='extra'.*dataset='{name}'"):
+            load_dataset(name, split="extra", root=tmp_path)
+    with pytest.raises(ValueError, match="split='valid'.*train, test, extra"):
+        load_dataset("svhn", split="valid", root=tmp_path)
+
+
 def test_missing_data_errors(tmp_path, tmp_cache):
     for name in ("cifar10", "svhn"):
         with pytest.raises(DataNotFoundError, match=rf"root='{tmp_path}'.*download=True.*MTLIB_DATA"):
             load_dataset(name, root=tmp_path)
+    with pytest.raises(DataNotFoundError,
+                       match=rf"svhn extra split.*root='{tmp_path}'.*download=True.*MTLIB_DATA.*extra_32x32.mat"):
+        load_dataset("svhn", split="extra", root=tmp_path)
     with pytest.raises(ValueError, match="root=.*has no train/ folder"):
         load_dataset("imagefolder", root=tmp_path)
 
@@ -401,6 +424,91 @@ def test_prepare_data_errors(tmp_path, tmp_cache, kw, name):
             "normalization": "none", **kw}
     with pytest.raises(ValueError, match=name):
         prepare_data(**args)
+
+
+def _svhn_root(tmp_path, n_train=40, n_test=10, n_extra=30):
+    rng = np.random.default_rng(3)
+    _write_svhn(tmp_path, "train", n_train, rng)
+    _write_svhn(tmp_path, "test", n_test, rng)
+    if n_extra:
+        _write_svhn(tmp_path, "extra", n_extra, rng)
+    return tmp_path
+
+
+def _extra_positions(d, extra, k):
+    """Where in the extra split each of the last k training images of ``d`` (normalization
+    'none', so exactly invertible) came from."""
+    raw = ((d.train_x[-k:] + 0.5) * 255).round().to(torch.uint8)
+    hits = [(extra.images == img).flatten(1).all(1).nonzero().flatten() for img in raw]
+    assert all(h.numel() == 1 for h in hits)
+    return torch.cat(hits)
+
+
+def test_prepare_data_svhn_extra(tmp_path, tmp_cache):
+    root = _svhn_root(tmp_path)
+    kw = dict(dataset="svhn", n_labels=10, root=root, n_val=5, normalization="none")
+    base = prepare_data(seed=0, **kw)
+    d = prepare_data(seed=0, n_extra_unlabeled=12, **kw)
+    assert len(base.train_x) == 35 and d.train_x.shape == (35 + 12, 3, 32, 32)
+    extra_idx = torch.arange(35, 47)
+    assert d.labeled_idx.equal(base.labeled_idx)                       # label split unchanged
+    assert d.unlabeled_idx.equal(torch.cat([base.unlabeled_idx, extra_idx]))
+    assert not torch.isin(extra_idx, d.labeled_idx).any()
+    assert (d.train_y_masked[extra_idx] == NO_LABEL).all()
+    assert d.train_y_masked[:35].equal(base.train_y_masked)
+    assert d.train_x[:35].equal(base.train_x) and d.train_labels[:35].equal(base.train_labels)
+    assert d.val_x.equal(base.val_x) and d.val_y.equal(base.val_y) and d.test_y.equal(base.test_y)
+    # 12 distinct images of the extra split, their true labels kept for diagnostics
+    ex = load_dataset("svhn", split="extra", root=root)
+    picked = _extra_positions(d, ex, 12)
+    assert picked.unique().numel() == 12
+    assert d.train_labels[extra_idx].equal(ex.labels[picked])
+    # seeded: same seed, same extra subset; another seed, another
+    again = prepare_data(seed=0, n_extra_unlabeled=12, **kw)
+    assert again.train_x.equal(d.train_x) and again.train_labels.equal(d.train_labels)
+    other = prepare_data(seed=1, n_extra_unlabeled=12, **kw)
+    assert not _extra_positions(other, ex, 12).equal(picked)
+    # normaliser fitted on regular + extra training images (never val/test)
+    m = prepare_data(seed=0, n_extra_unlabeled=12, **{**kw, "normalization": "meanstd"})
+    assert torch.allclose(m.train_x.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert not torch.allclose(m.train_x[:35].mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    # all of the extra split is allowed, one more is not
+    assert len(prepare_data(seed=0, n_extra_unlabeled=30, **kw).train_x) == 65
+    with pytest.raises(ValueError, match="n_extra_unlabeled=31 is more than the 30 images"):
+        prepare_data(seed=0, n_extra_unlabeled=31, **kw)
+    # classes= and image_size= apply to the extra images too (30 extra images: 3 of each digit)
+    c = prepare_data(seed=0, n_extra_unlabeled=6, classes=["0", "1"], image_size=16,
+                     **{**kw, "n_labels": 4, "n_val": 0})
+    assert c.train_x.shape == (8 + 6, 3, 16, 16) and set(c.train_labels[8:].tolist()) == {0, 1}
+    with pytest.raises(ValueError, match=r"n_extra_unlabeled=7 is more than the 6 images of classes \['0', '1'\]"):
+        prepare_data(seed=0, n_extra_unlabeled=7, classes=["0", "1"], **{**kw, "n_labels": 4, "n_val": 0})
+
+
+def test_prepare_data_svhn_extra_zero_and_errors(tmp_path, tmp_cache):
+    root = _svhn_root(tmp_path, n_extra=0)
+    kw = dict(dataset="svhn", n_labels=10, seed=2, root=root, normalization="meanstd")
+    a = prepare_data(**kw)                       # no extra file needed with n_extra_unlabeled=0
+    b = prepare_data(n_extra_unlabeled=0, **kw)
+    assert a.train_x.equal(b.train_x) and a.labeled_idx.equal(b.labeled_idx)
+    assert a.unlabeled_idx.equal(b.unlabeled_idx)
+    with pytest.raises(DataNotFoundError, match=r"svhn extra split.*download=True.*extra_32x32.mat"):
+        prepare_data(n_extra_unlabeled=5, **kw)
+    with pytest.raises(ValueError, match="n_extra_unlabeled=-1"):
+        prepare_data(n_extra_unlabeled=-1, **kw)
+    _write_folder(tmp_path / "f", ["a", "b"], 4)
+    with pytest.raises(ValueError, match="n_extra_unlabeled=3 needs dataset='svhn'"):
+        prepare_data("imagefolder", 4, 0, root=tmp_path / "f", normalization="none",
+                     n_extra_unlabeled=3)
+
+
+def test_load_data_passes_n_extra_unlabeled(tmp_path, tmp_cache):
+    from mtlib.config import RunConfig
+    from mtlib.data.prepare import load_data
+    root = _svhn_root(tmp_path)
+    cfg = RunConfig(dataset="svhn", data_root=str(root), n_labels=10, normalization="meanstd",
+                    n_extra_unlabeled=7)
+    d = load_data(cfg)
+    assert len(d.train_x) == 47 and d.unlabeled_idx.numel() == 37
 
 
 # ---------------------------------------------------------------------- real CIFAR-10 (JPEG)

@@ -53,7 +53,8 @@ def _worker(rank, world, init_file, out_dir):
     try:
         for method in METHODS:
             tr = DistributedTrainer(ddp_cfg(method=method), tiny_data())
-            losses = [tr.train_step()["loss"] for _ in range(STEPS)]
+            # the logged loss: this rank's loss averaged over ranks (the trainer's hook, at evaluation)
+            losses = [tr._reduce_stats({"loss": tr.train_step()["loss"]})["loss"] for _ in range(STEPS)]
             torch.save({"losses": losses, "teachers_equal": teachers_equal(tr.ema),
                         "student": tr.student.state_dict()},
                        os.path.join(out_dir, f"{method}-rank{rank}.pt"))
@@ -66,7 +67,7 @@ def test_two_ranks_match_one_process(tmp_path):
     mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     for method in METHODS:
         single = Trainer(ddp_cfg(method=method), tiny_data())
-        ref = [single.train_step()["loss"] for _ in range(STEPS)]
+        ref = [float(single.train_step()["loss"]) for _ in range(STEPS)]
         r0, r1 = (torch.load(tmp_path / f"{method}-rank{r}.pt", weights_only=False) for r in range(2))
         assert r0["losses"] == r1["losses"]                      # logged stats are averaged over ranks
         worst = max(abs(a - b) for a, b in zip(r0["losses"], ref))

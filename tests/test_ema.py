@@ -52,8 +52,9 @@ def test_decay_schedules():
     assert schedules.ema_decay(5, "constant", 0.999) == 0.999
     assert schedules.ema_decay(99, "rampup_switch", 0.999, rampup_steps=100) == 0.99
     assert schedules.ema_decay(100, "rampup_switch", 0.999, rampup_steps=100) == 0.999
-    assert schedules.ema_decay(0, "warm_start", 0.99) == 0.0          # first teacher = student
-    assert schedules.ema_decay(9, "warm_start", 0.99) == pytest.approx(0.9)
+    # the authors' PyTorch code counts the step first: min(1 - 1/(t + 1), alpha) with t = step + 1
+    assert schedules.ema_decay(0, "warm_start", 0.99) == 0.5
+    assert schedules.ema_decay(8, "warm_start", 0.99) == pytest.approx(0.9)
     assert schedules.ema_decay(10_000, "warm_start", 0.99) == 0.99
     with pytest.raises(ValueError, match="ema_schedule"):
         schedules.ema_decay(0, "linear", 0.9)

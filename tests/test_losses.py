@@ -43,17 +43,31 @@ def test_tau_outside_range_names_parameter():
         losses.tau_consistency(torch.zeros(1, 2), torch.zeros(1, 2), 1.5)
 
 
-def test_logit_distance_symmetric_value():
-    a = torch.tensor([[1.0, 2.0, 3.0]])
-    b = torch.tensor([[1.0, 0.0, 0.0]])
-    assert losses.logit_distance(a, b).item() == pytest.approx((0 + 4 + 9) / 3)
+def test_logit_distance_summed_over_classes_tf_and_averaged_pytorch():
+    a = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    b = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # TF code (ConvNet, Fig. 4e): per image sum over classes, then the batch mean: (13 + 1) / 2
+    assert losses.logit_distance(a, b).item() == pytest.approx(7.0)
+    # PyTorch ResNet code: per image mean over classes, then the batch mean: (13/3 + 1/3) / 2
+    assert losses.logit_distance(a, b, classes="mean").item() == pytest.approx(14 / 6)
     assert losses.logit_distance(a, b).item() == losses.logit_distance(b, a).item()
+
+
+def test_classification_cost_is_labeled_sum_over_whole_batch():
+    # a batch of 4 with 1 labeled image: CE of that image / 4 (all three reference codebases)
+    logits = torch.tensor([[2.0, 0.0], [0.0, 5.0], [9.0, -9.0], [1.0, 1.0]])
+    labels = torch.tensor([0, losses.NO_LABEL, losses.NO_LABEL, losses.NO_LABEL])
+    ce = math.log(1 + math.exp(-2.0))                       # -log softmax([2, 0])[0]
+    assert losses.classification_cost(logits, labels).item() == pytest.approx(ce / 4)
+    assert losses.classification_cost(logits, labels, over="labeled").item() == pytest.approx(ce)
+    with pytest.raises(ValueError, match="over='x'"):
+        losses.classification_cost(logits, labels, over="x")
 
 
 def test_classification_cost_ignores_unlabeled():
     logits = torch.tensor([[2.0, 0.0], [0.0, 5.0], [9.0, -9.0]])
     labels = torch.tensor([0, losses.NO_LABEL, losses.NO_LABEL])
-    expected = -torch.log_softmax(logits[:1], 1)[0, 0].item()
+    expected = -torch.log_softmax(logits[:1], 1)[0, 0].item() / 3
     assert losses.classification_cost(logits, labels).item() == pytest.approx(expected)
     # changing an unlabeled image's logits changes nothing
     logits2 = logits.clone()

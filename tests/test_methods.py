@@ -71,8 +71,9 @@ def test_consistency_on_unlabeled_only_ignores_labeled_images():
     m, student, teacher, x, labels = setup("mean_teacher", consistency_on="unlabeled")
     _, stats = m.loss(x, labels, torch.arange(6), 0, weight=1.0)
     unl = labels == NO_LABEL
-    expected = softmax_mse(student(x + 0.1)[unl], teacher(x + 0.2)[unl]).item()
-    assert stats["consistency_cost"] == pytest.approx(expected)
+    # summed over the unlabeled images, divided by the whole batch (authors' TF code: masked mean)
+    per_image = softmax_mse(student(x + 0.1)[unl], teacher(x + 0.2)[unl], reduction="none")
+    assert stats["consistency_cost"] == pytest.approx(per_image.sum().item() / len(labels))
 
 
 def test_supervised_uses_labels_only():
@@ -118,5 +119,43 @@ def test_two_heads_logit_distance_is_added():
     labels = torch.tensor([0, 1, 2, 3, 0, 1])
     _, stats = m.loss(x, labels, torch.arange(6), 0, weight=0.0)
     a, b = student(x + 0.1)
-    assert stats["logit_distance"] == pytest.approx(((a - b) ** 2).mean().item(), rel=1e-5)
-    assert stats["loss"] == pytest.approx(stats["class_cost"] + 0.5 * stats["logit_distance"], rel=1e-5)
+    # summed over classes (TF code, Fig. 4e), averaged over the batch
+    assert stats["logit_distance"] == pytest.approx(((a - b) ** 2).sum(1).mean().item(), rel=1e-5)
+    assert float(stats["loss"]) == pytest.approx(float(stats["class_cost"] + 0.5 * stats["logit_distance"]), rel=1e-5)
+
+
+class Half(nn.Module):
+    """A fixed 'teacher': logits / 2."""
+
+    def forward(self, x):
+        return x / 2
+
+
+@pytest.mark.parametrize("batch,labeled,on", [(100, 1, "unlabeled"),   # SVHN: 1 labeled + 99 unlabeled
+                                              (100, 8, "all")])         # CIFAR-10: masked batch of 100
+def test_class_and_consistency_gradients_follow_the_authors_scaling(batch, labeled, on):
+    """Loss = (1/B) sum_labeled CE + w (1/B) sum_selected J: each image's gradient is its own cost's
+    gradient divided by the WHOLE batch B, however many images are labeled."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, 10, requires_grad=True)        # the student is the identity: x are logits
+    labels = torch.full((batch,), NO_LABEL)
+    labels[:labeled] = torch.randint(0, 10, (labeled,))
+    cfg = RunConfig(method="mean_teacher", steps=10, rampup_steps=0, rampdown_steps=0, consistency_on=on)
+    m = make_method("mean_teacher", nn.Identity(), Half(), cfg, lambda v, g: v, None, batch, 10)
+    w = 3.0
+    m.loss(x, labels, torch.arange(batch), 0, weight=w)[0].backward()
+
+    def consistency_grad(row):   # d/dx_row of J(x_row, x_row / 2), the teacher side constant
+        xr = x[row].detach().clone().requires_grad_(True)
+        softmax_mse(xr[None], (xr / 2)[None].detach()).backward()
+        return xr.grad
+
+    p = torch.softmax(x.detach(), 1)
+    class_grad0 = (p[0] - nn.functional.one_hot(labels[0], 10)) / batch      # dCE/dx / B
+    expected0 = class_grad0 + (w / batch * consistency_grad(0) if on == "all" else 0)
+    assert torch.allclose(x.grad[0], expected0, atol=1e-7)
+    assert torch.allclose(x.grad[batch - 1], w / batch * consistency_grad(batch - 1), atol=1e-8)
+    # the ratio of the two terms' gradients does not depend on how many images are labeled
+    ratio = class_grad0.norm() / x.grad[batch - 1].norm()
+    assert ratio.item() == pytest.approx(((p[0] - nn.functional.one_hot(labels[0], 10)).norm()
+                                          / (w * consistency_grad(batch - 1).norm())).item(), rel=1e-5)

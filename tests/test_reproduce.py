@@ -95,7 +95,9 @@ def test_resnet_config_builds_and_steps():
 
 def test_list_and_help(capsys):
     rc, out = cli("list")
-    assert rc == 0 and "table1-svhn" in out and "table3-svhn-extra" in out and "need data" in out
+    assert rc == 0 and "table1-svhn" in out and "table3-svhn-extra" in out and "fig3-svhn" in out
+    # Table 3 with 100k / 500k extra images runs now (SVHN's extra split): 3 variants x 2 methods x 10 seeds
+    assert "table3-svhn-extra                  60 runs" in out
     with pytest.raises(SystemExit) as e:
         reproduce.main(["--help"])
     assert e.value.code == 0 and "run" in capsys.readouterr().out
@@ -156,9 +158,9 @@ def test_papermill_path(filled, tmp_path):
                                        "results_scale = 'cpu'\nretrain = False\ncheck_claims = True")
     params.metadata["tags"] = ["parameters"]
     body = nbformat.v4.new_code_cell(
-        "from mtlib.config import RunConfig\nfrom mtlib.runs import run_or_load, results_dir\n"
+        "from mtlib.book.chapter import chapter_config\nfrom mtlib.runs import run_or_load, results_dir\n"
         "for seed in seeds:\n    for n_labels in label_counts:\n        for method in methods:\n"
-        "            cfg = RunConfig.from_namespace(globals(), seed=seed, n_labels=n_labels, method=method)\n"
+        "            cfg = chapter_config(globals(), seed=seed, n_labels=n_labels, method=method)\n"
         "            run_or_load(cfg, results_dir(results_scale), retrain=retrain)")
     nb.cells = [params, body]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -187,14 +189,13 @@ def test_unknown_preset_and_missing_label_count(tmp_path, capsys):
     assert "dropout=2 is outside [0, 1)" in capsys.readouterr().err
 
 
-def test_svhn_extra_runs_are_refused(tmp_path, capsys):
-    assert cli("run", "table3-svhn-extra", "--seeds", "0", "--results", tmp_path)[0] == 2
-    err = capsys.readouterr().err
-    assert "need the SVHN 'extra' split" in err and "Nothing was run" in err and "--variants extra0" in err
-    assert not list(tmp_path.iterdir())
-    rc, out = cli("run", "table3-svhn-extra", "--seeds", "0", "--variants", "extra0", "--dry-run",
-                  "--results", tmp_path)
-    assert rc == 0 and out.count("todo") == 2
+def test_svhn_extra_runs_use_the_extra_split(tmp_path):
+    rc, out = cli("run", "table3-svhn-extra", "--seeds", "0", "--dry-run", "--results", tmp_path)
+    assert rc == 0 and out.count("todo") == 6                      # 3 variants x 2 methods
+    extra = {r.config["n_extra_unlabeled"]: r.config["steps"] for r in get_preset("table3-svhn-extra").runs(seeds=[0])}
+    assert extra == {0: 180_000, 100_000: 400_000, 500_000: 600_000}
+    fig3 = [(r.col, r.config["n_extra_unlabeled"]) for r in get_preset("fig3-svhn").runs(methods=["pi"])]
+    assert fig3 == [(250, 0), (500, 0), (500, 500_000), (73257, 0)]
 
 
 @pytest.mark.parametrize("content, message", [('{"hello": 1}', "not an mtlib results file"),

@@ -134,7 +134,7 @@ def test_speed_knobs_keep_results_and_identity():
     # dropout off: its masks are drawn in memory order, so NHWC draws other (equally random) masks
     plain = Trainer(tiny_cfg(steps=4, dropout=0.0), data).train_step()
     nhwc = Trainer(tiny_cfg(steps=4, dropout=0.0, channels_last=True), data).train_step()
-    assert plain["loss"] == pytest.approx(nhwc["loss"], rel=1e-5)
+    assert float(plain["loss"]) == pytest.approx(float(nhwc["loss"]), rel=1e-5)
     bf16 = Trainer(tiny_cfg(steps=4, eval_every=2, bf16=True), data).run(progress=False)
     assert all(math.isfinite(r["train_loss"]) for r in bf16.history)
     old = {k: v for k, v in tiny_cfg().to_dict().items() if k not in ("channels_last", "bf16", "compile")}

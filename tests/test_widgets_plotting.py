@@ -29,7 +29,7 @@ def test_plot_ema_schedules_draws_each_schedule():
     assert [line.get_label() for line in left.lines] == ["constant", "rampup_switch", "warm_start"]
     switch = right.lines[1].get_ydata()
     assert switch[0] == pytest.approx(100.0) and switch[-1] == pytest.approx(1000.0)
-    assert right.lines[2].get_ydata()[0] == pytest.approx(1.0)     # warm start: alpha_0 = 0
+    assert right.lines[2].get_ydata()[0] == pytest.approx(2.0)     # warm start: alpha_0 = 0.5 (PyTorch code)
 
 
 def test_mean_series_averages_on_shared_steps():

@@ -4,7 +4,8 @@ Sources, for CIFAR-10 in the order they are looked for under ``root``:
 an ImageFolder copy (``cifar10-jpeg/{train,test}/<class>/*.jpg`` or ``{train,test}`` directly),
 torchvision's ``cifar-10-batches-py``, the tarball ``cifar10-jpeg.tar.gz`` (read in place, never
 extracted into ``root``, which may be read-only), else ``torchvision.datasets.CIFAR10`` with
-``download=True``. SVHN reads torchvision's ``train_32x32.mat`` / ``test_32x32.mat``.
+``download=True``. SVHN reads torchvision's ``train_32x32.mat`` / ``test_32x32.mat`` and, for
+``split="extra"`` (its 531,131 extra images, Table 3's unlabeled pool), ``extra_32x32.mat``.
 Decoding 60,000 JPEGs takes seconds, so decoded tensors are cached in :func:`cache_dir`.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ DATASETS = ("cifar10", "svhn", "imagefolder")
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 SVHN_CLASSES = [str(d) for d in range(10)]
+SPLITS = ("train", "test", "extra")   # "extra" exists for SVHN only
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _JPEG_EXTENSIONS = (".jpg", ".jpeg")
 _CACHE_VERSION = "1"
@@ -76,16 +78,29 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "mtlib"
 
 
-def load_dataset(name: str, train: bool = True, root=None, download: bool = False) -> ImageSet:
-    """Load the train or test split of ``name`` in {"cifar10", "svhn", "imagefolder"}."""
+def load_dataset(name: str, train: bool = True, root=None, download: bool = False, *,
+                 split: Optional[str] = None) -> ImageSet:
+    """Load a split of ``name`` in {"cifar10", "svhn", "imagefolder"}.
+
+    The split is ``"train"`` or ``"test"`` as ``train`` says, unless ``split`` names one of
+    ``"train"``, ``"test"``, ``"extra"`` (it then wins over ``train``); ``"extra"`` is SVHN's
+    extra split (``extra_32x32.mat``), which the other datasets do not have.
+    """
     if name not in DATASETS:
         raise ValueError(f"dataset={name!r} is not known; choose one of {', '.join(DATASETS)}")
+    if split is None:
+        split = "train" if train else "test"
+    elif split not in SPLITS:
+        raise ValueError(f"split={split!r} is not known; choose one of {', '.join(SPLITS)}")
+    if split == "extra" and name != "svhn":
+        raise ValueError(f"split='extra' is SVHN's extra split; dataset={name!r} has only "
+                         "'train' and 'test'")
     root = data_root(root)
     if name == "cifar10":
-        return _load_cifar10(root, train, download)
+        return _load_cifar10(root, split == "train", download)
     if name == "svhn":
-        return _load_svhn(root, train, download)
-    return _load_imagefolder_split(root, "train" if train else "test", name="imagefolder")
+        return _load_svhn(root, split, download)
+    return _load_imagefolder_split(root, split, name="imagefolder")
 
 
 # ----------------------------------------------------------------------------------------- cache
@@ -244,12 +259,15 @@ def _load_tarball(tar_path: Path, split: str, name: str) -> ImageSet:
 
 
 # ---------------------------------------------------------------------------------------- cifar10
-def _how_to_get(name: str, root: Path) -> str:
+def _how_to_get(name: str, root: Path, split: str = "") -> str:
     if name == "cifar10":
         what = "cifar10-jpeg.tar.gz, cifar10-jpeg/{train,test}/ or cifar-10-batches-py/"
+    elif split == "extra":
+        what = "extra_32x32.mat (torchvision's SVHN extra split, 1.3 GB)"
     else:
         what = "train_32x32.mat and test_32x32.mat (torchvision's SVHN files)"
-    return (f"{name} not found under root={str(root)!r}; pass download=True to let torchvision "
+    label = f"{name} {split} split" if split == "extra" else name
+    return (f"{label} not found under root={str(root)!r}; pass download=True to let torchvision "
             f"download it there, or set MTLIB_DATA (or root) to a folder holding {what}")
 
 
@@ -301,8 +319,9 @@ def _read_svhn_mat(path: Path) -> ImageSet:
     return ImageSet(images, torch.from_numpy(y), list(SVHN_CLASSES))
 
 
-def _load_svhn(root: Path, train: bool, download: bool) -> ImageSet:
-    split = "train" if train else "test"
+def _load_svhn(root: Path, split: str, download: bool) -> ImageSet:
+    """SVHN's ``split`` in {"train", "test", "extra"} from ``<split>_32x32.mat`` under ``root``
+    or ``root/svhn``; else torchvision's download into ``root`` when ``download``."""
     fname = f"{split}_32x32.mat"
     for folder in (root, root / "svhn"):
         if (folder / fname).is_file():
@@ -316,4 +335,4 @@ def _load_svhn(root: Path, train: bool, download: bool) -> ImageSet:
         ds = SVHN(str(root), split=split, download=True)  # maps label 10 -> 0 itself
         return ImageSet(torch.from_numpy(ds.data), torch.from_numpy(ds.labels.astype(np.int64)),
                         list(SVHN_CLASSES))
-    raise DataNotFoundError(_how_to_get("svhn", root))
+    raise DataNotFoundError(_how_to_get("svhn", root, split))

@@ -4,6 +4,12 @@ Order of operations (all seeded by ``seed``): load train/test -> keep ``classes`
 0..k-1 in the dataset's class order) -> ``max_train`` class-balanced seeded subset -> hold out
 ``n_val`` validation images -> class-balanced ``n_labels`` labeled split of the rest -> fit the
 normaliser on those training images (labeled and unlabeled, never val/test) and apply it to all.
+
+SVHN's ``extra`` split (Table 3: 500 labels + 100k / 500k extra unlabeled images): with
+``n_extra_unlabeled > 0`` a seeded subset of that many extra images (same ``classes`` and
+``image_size`` treatment) is appended to the training images after the validation and label
+splits, so they are never labeled nor held out; they join ``unlabeled_idx`` and the normaliser
+is fitted on them too. ``n_extra_unlabeled=0`` changes nothing (no load, no random draws).
 """
 from __future__ import annotations
 
@@ -12,12 +18,13 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from mtlib.checks import check_int
 from mtlib.data.datasets import ImageSet, load_dataset
 from mtlib.data.normalize import make_normalizer
 from mtlib.data.splits import label_split, masked_labels, validation_split
 
 # Different streams for different uses of one seed.
-_SEED_MAX_TRAIN, _SEED_VAL, _SEED_LABELS = 7919, 104729, 0
+_SEED_MAX_TRAIN, _SEED_VAL, _SEED_LABELS, _SEED_EXTRA = 7919, 104729, 0, 1299709
 
 
 @dataclass
@@ -79,12 +86,18 @@ def downscale(data: ImageSet, image_size: int) -> ImageSet:
 def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int = 0,
                  normalization: str = "zca", download: bool = False,
                  classes: Optional[Sequence[str]] = None,
-                 max_train: Optional[int] = None, image_size: int = 32) -> SemiSupervisedData:
+                 max_train: Optional[int] = None, image_size: int = 32,
+                 n_extra_unlabeled: int = 0) -> SemiSupervisedData:
     """Everything a run needs from the data; see the module docstring for the order of steps.
 
     ``load_dataset`` checks ``dataset``, ``label_split`` / ``validation_split`` check ``n_labels``
     and ``n_val``, ``make_normalizer`` checks ``normalization`` (RunConfig checks them all first).
+    ``n_extra_unlabeled`` (SVHN only) appends that many images of the ``extra`` split, unlabeled.
     """
+    check_int("n_extra_unlabeled", n_extra_unlabeled, low=0)
+    if n_extra_unlabeled and dataset != "svhn":
+        raise ValueError(f"n_extra_unlabeled={n_extra_unlabeled} needs dataset='svhn' "
+                         f"(its 'extra' split); dataset={dataset!r} has none")
     train = load_dataset(dataset, train=True, root=root, download=download)
     test = load_dataset(dataset, train=False, root=root, download=download)
     if classes is not None:
@@ -108,6 +121,13 @@ def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int =
 
     labeled_idx, unlabeled_idx = label_split(train.labels, n_labels, seed + _SEED_LABELS, num_classes)
 
+    if n_extra_unlabeled:
+        extra = _extra_subset(n_extra_unlabeled, seed, root, download, classes, image_size)
+        n_regular = len(train)
+        train = ImageSet(torch.cat([train.images, extra.images]),
+                         torch.cat([train.labels, extra.labels]), train.classes)
+        unlabeled_idx = torch.cat([unlabeled_idx, torch.arange(n_regular, len(train))])
+
     norm = make_normalizer(normalization, train.images)
     return SemiSupervisedData(
         train_x=norm(train.images).float(),
@@ -126,9 +146,25 @@ def prepare_data(dataset: str, n_labels: int, seed: int, root=None, n_val: int =
     )
 
 
+def _extra_subset(n: int, seed: int, root, download: bool,
+                  classes: Optional[Sequence[str]], image_size: int) -> ImageSet:
+    """``n`` images of SVHN's extra split, a seeded random subset in file order."""
+    extra = load_dataset("svhn", split="extra", root=root, download=download)
+    if classes is not None:
+        extra = restrict_classes(extra, classes)
+    if n > len(extra):
+        which = "" if classes is None else f" of classes {list(classes)}"
+        raise ValueError(f"n_extra_unlabeled={n} is more than the {len(extra)} images{which} "
+                         f"SVHN's extra split holds; choose 0 <= n_extra_unlabeled <= {len(extra)}")
+    g = torch.Generator().manual_seed(seed + _SEED_EXTRA)
+    keep = torch.randperm(len(extra), generator=g)[:n].sort().values
+    return downscale(extra.subset(keep), image_size)
+
+
 def load_data(cfg) -> SemiSupervisedData:
     """The data a RunConfig asks for (see :func:`prepare_data`)."""
     return prepare_data(cfg.dataset, cfg.n_labels, cfg.seed, root=cfg.data_root, n_val=cfg.n_val,
                         normalization=cfg.normalization, download=cfg.download,
                         classes=cfg.classes, max_train=cfg.max_train,
-                        image_size=cfg.image_size)
+                        image_size=cfg.image_size,
+                        n_extra_unlabeled=getattr(cfg, "n_extra_unlabeled", 0))

@@ -217,17 +217,19 @@ def run_one(run, folder, checkpoint_every, via="direct", notebooks=None, data_ca
 
 
 # -------------------------------------------------------------------------------------- table
-def table_rows(runs, folder, metric):
-    """One dict per table cell: ours (mean, std over the runs found), the paper's, diff, within."""
+def table_rows(runs, folder, metric=None):
+    """One dict per table cell: ours (mean, std over the runs found), the paper's, diff, within.
+    ``metric=None``: each run's own (EMA weights; Temporal Ensembling's raw network)."""
     scanned = scan_results(folder) if Path(folder).is_dir() else {}
     cells = {}
     for r in runs:
         cell = cells.setdefault((r.row, r.col), {"row": r.row, "labels": r.col, "expected": 0, "values": [],
-                                                "paper": r.paper or (None, None), "needs": r.needs})
+                                                "paper": r.paper or (None, None),
+                                                "metric": metric or r.metric})
         cell["expected"] += 1
         result = run_status(folder, r.config, scanned)[1]
-        if result is not None and result.final.get(metric) is not None:
-            cell["values"].append(result.final[metric])
+        if result is not None and result.final.get(cell["metric"]) is not None:
+            cell["values"].append(result.final[cell["metric"]])
     for cell in cells.values():
         cell["done"] = len(cell["values"])
         cell["mean"], cell["std"] = mean_std(cell["values"])
@@ -238,19 +240,20 @@ def table_rows(runs, folder, metric):
     return list(cells.values())
 
 
-def format_table(title, rows, folder, metric):
-    lines = [title, f"results: {folder}   metric: {metric} (%)   within: |ours - paper| <= the paper's std", ""]
-    width = max([len("cell")] + [len(r["row"]) for r in rows])
+def format_table(title, rows, folder):
+    metrics = ", ".join(sorted({r["metric"] for r in rows}))
+    lines = [title, f"results: {folder}   metric: {metrics} (%)   within: |ours - paper| <= the paper's std", ""]
+    width = max([len("cell")] + [len(r["row"] + (" [raw]" if r["metric"].startswith("student") else "")) for r in rows])
     head = f"{'cell':<{width}}  {'labels':>6}  {'runs':>5}  {'ours':>15}  {'paper':>15}  {'diff':>7}  within"
     lines += [head, "-" * len(head)]
     for r in rows:
-        ours = fmt(r["mean"], r["std"]) if not r["needs"] or r["mean"] is not None else "needs data"
+        ours = fmt(r["mean"], r["std"])
         paper = fmt(*r["paper"]) if r["paper"][0] is not None else "—"
         diff = f"{r['diff']:+.2f}" if r["diff"] is not None else "—"
-        lines.append(f"{r['row']:<{width}}  {r['labels']:>6}  {r['done']:>2}/{r['expected']:<2}  {ours:>15}  "
+        row = r["row"] + (" [raw]" if r["metric"].startswith("student") else "")
+        lines.append(f"{row:<{width}}  {r['labels']:>6}  {r['done']:>2}/{r['expected']:<2}  {ours:>15}  "
                      f"{paper:>15}  {diff:>7}  {({True: 'yes', False: 'no', None: '—'})[r['within']]}")
-    needs = sorted({r["needs"] for r in rows if r["needs"]})
-    return "\n".join(lines + (["", "needs data: " + "; ".join(needs)] if needs else []))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------- CLI
@@ -271,26 +274,18 @@ def build_parser():
     run.add_argument("--progress", action="store_true", help="show a progress bar per run")
     table = sub.add_parser("table", help="mean ± std per cell beside the paper's")
     add_selection(table)
-    table.add_argument("--metric", default=None, help="final metric (default: the preset's, e.g. ema_test_error)")
+    table.add_argument("--metric", default=None, help="final metric of every cell (default: each run's own: ema_test_error; TE's student_test_error)")
     return ap
 
 
 def cmd_list(args, out):
     for name, p in PRESETS.items():
-        runs = list(p.runs())
-        needs = sum(r.needs is not None for r in runs)
-        print(f"{name:<32} {len(runs):>4} runs{f', {needs} need data mtlib lacks' if needs else ''}  {p.title}",
-              file=out)
+        print(f"{name:<32} {len(list(p.runs())):>4} runs  {p.title}", file=out)
     return 0
 
 
 def cmd_run(args, out):
     runs, folder = select(args, parse_shard(args.shard))
-    blocked = [r for r in runs if r.needs]
-    if blocked:
-        names = ", ".join(r.name for r in blocked[:3]) + (" ..." if len(blocked) > 3 else "")
-        raise ReproduceError(f"{len(blocked)} selected run(s) ({names}) need {blocked[0].needs}. Nothing was run; "
-                             "select runnable ones with --variants (e.g. --variants extra0)")
     for r in runs:       # RunConfig validates --checkpoint-every before anything runs
         run_config(r, folder, args.checkpoint_every)
     if args.dry_run:
@@ -305,7 +300,7 @@ def cmd_run(args, out):
         run_status(folder, r.config, scanned)
         if args.via == "papermill":
             notebook_path(r, args.notebooks)
-    cache, counts, metric = DataCache(), {}, get_preset(args.preset).metric
+    cache, counts = DataCache(), {}
     with graceful_stop() as should_stop:
         for k, r in enumerate(runs, 1):
             print(f"[{k}/{len(runs)}] {r.name}", end=" ... ", file=out, flush=True)
@@ -317,8 +312,8 @@ def cmd_run(args, out):
                 print(f"{e}. Re-run the same command to resume.", file=out, flush=True)
                 return EXIT_STOPPED
             counts[status] = counts.get(status, 0) + 1
-            value = result.final.get(metric)
-            print(status + (f" ({metric} {value:.2f}%)" if value is not None else ""), file=out, flush=True)
+            value = result.final.get(r.metric)
+            print(status + (f" ({r.metric} {value:.2f}%)" if value is not None else ""), file=out, flush=True)
     print(f"{len(runs)} run(s) into {folder}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
           file=out)
     return 0
@@ -327,8 +322,7 @@ def cmd_run(args, out):
 def cmd_table(args, out):
     runs, folder = select(args)
     preset = get_preset(args.preset)
-    metric = args.metric or preset.metric
-    print(format_table(preset.title, table_rows(runs, folder, metric), folder, metric), file=out)
+    print(format_table(preset.title, table_rows(runs, folder, args.metric), folder), file=out)
     return 0
 
 

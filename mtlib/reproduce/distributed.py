@@ -137,8 +137,9 @@ class DistributedTrainer(Trainer):
         return RankSlice(super()._make_batches(), self.rank, self.world, lpb)
 
     def _reduce_stats(self, stats):
+        """Summed train stats averaged over ranks (one all-reduce per evaluation, not per step)."""
         if self.world == 1:
-            return stats
+            return super()._reduce_stats(stats)
         keys = sorted(stats)
         values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64)
         dist.all_reduce(values)
@@ -188,8 +189,6 @@ def main(argv=None):
             cli.check_writable(folder)
         cache = DataCache()
         for k, r in enumerate(runs, 1):
-            if r.needs:
-                raise cli.ReproduceError(f"{r.name} needs {r.needs}")
             status, _ = cli.run_status(folder, r.config)
             dist.barrier()
             if status == "done":

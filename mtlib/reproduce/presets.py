@@ -3,6 +3,15 @@
 Settings follow /shared/design/paper-settings.md, i.e. the authors' public code (CuriousAI/mean-teacher:
 tensorflow/experiments/*.py for the ConvNet, pytorch/experiments/cifar10_test.py for the ResNet).
 Where that code and the paper's text disagree, the code wins and a comment says so.
+
+Loss conventions, as in each source (mtlib's defaults are the TF code's): the classification cost
+is the sum of cross-entropy over the labeled images divided by the whole batch in all three codebases
+(TF ConvNet code, PyTorch ResNet code, Laine & Aila's Theano code for Pi / TE); the consistency cost
+is a masked mean over the whole batch; the logit distance of the dual output (Fig. 4e) is summed
+over classes in the TF code and averaged over classes in the PyTorch ResNet code (Table 4).
+Stated, not reproduced: the TF code draws SVHN's 99 "unlabeled" slots from the whole training set
+with labels stripped, mtlib from the unlabeled images only (at 250-1000 labels of 73,257 images,
+at most 1.4 % of those slots would hold a labeled image).
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -12,8 +21,6 @@ from mtlib.config import RunConfig
 from mtlib.scales import SMOKE
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
-SVHN_EXTRA_LOADER = ("the SVHN 'extra' split (531,131 extra unlabeled images): mtlib.data has no loader "
-                     "for it and RunConfig no knob for it (n_extra_unlabeled)")
 
 
 @dataclass(frozen=True)
@@ -21,15 +28,16 @@ class PresetRun:
     """One run of a preset.
 
     ``row``/``col``: its table cell (row: method plus the preset's variant, col: label count);
-    ``needs``: what mtlib lacks to run it (None: runnable); ``paper``: the paper's (mean, std) for the cell.
+    ``paper``: the paper's (mean, std) for the cell;
+    ``metric``: the final metric its cell reports.
     """
     name: str
     config: dict
     notebook: str
     row: str
     col: int
-    needs: Optional[str] = None
     paper: Optional[tuple] = None
+    metric: str = "ema_test_error"
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,9 @@ class Preset:
     variants: tuple = (("", None),)
     metric: str = "ema_test_error"
     paper: Callable = lambda method, n_labels, variant: None
-    needs: Callable = lambda method, n_labels, variant: None
+    include: Callable = lambda method, n_labels, variant_name: True   # which combinations exist
+    # Laine & Aila evaluate Temporal Ensembling's raw network, not an EMA of its weights
+    method_metrics: tuple = (("temporal_ensembling", "student_test_error"),)
     smoke: bool = False
 
     def runs(self, seeds=None, labels=None, methods=None, variants=None, override=None):
@@ -67,7 +77,8 @@ class Preset:
                     if vname not in variant_names:
                         continue
                     for method in methods:
-                        yield self._run(method, n, vname, value, seed, override or {})
+                        if self.include(method, n, vname):
+                            yield self._run(method, n, vname, value, seed, override or {})
 
     def _run(self, method, n, vname, value, seed, override):
         values = {**self.build(method, n, value), "seed": seed}
@@ -77,8 +88,9 @@ class Preset:
         config = RunConfig.from_dict(values).to_dict()   # validated; every knob spelled out
         row = method + (f" | {vname}" if vname else "")
         name = f"{self.name}/{method}-{n}labels{'-' + vname if vname else ''}-seed{seed}"
-        return PresetRun(name=name, config=config, notebook=self.notebook, row=row, col=n,
-                         needs=self.needs(method, n, value), paper=self.paper(method, n, value))
+        metric = dict(self.method_metrics).get(method, self.metric) if self.metric == "ema_test_error" else self.metric
+        return PresetRun(name=name, config=config, notebook=self.notebook, row=row, col=n, metric=metric,
+                         paper=self.paper(method, n, value))
 
     def _pick(self, what, chosen, allowed):
         if chosen is None:
@@ -97,7 +109,7 @@ class Preset:
 def smoke_values(values):
     """Apply SMOKE (its RunConfig knobs) to one run's values, on CIFAR-10, keeping them valid."""
     known = set(RunConfig.__dataclass_fields__)
-    out = {**values, **{k: v for k, v in SMOKE.items() if k in known}, "dataset": "cifar10"}
+    out = {**values, **{k: v for k, v in SMOKE.items() if k in known}, "dataset": "cifar10", "n_extra_unlabeled": 0}
     if out.get("n_val"):
         out["n_val"] = 50
     if out.get("labeled_per_batch") is not None:
@@ -192,7 +204,8 @@ TABLE2_CIFAR10 = Preset(
 # ----------------------------------------------------------------- Table 3: SVHN + extra images
 def _table3_build(method, n, extra):
     # svhn_final_eval.py: 180k / 400k / 600k steps for 0 / 100k / 500k extra unlabeled images
-    return {**svhn_config(method, n), "steps": {0: 180_000, 100_000: 400_000, 500_000: 600_000}[extra]}
+    return {**svhn_config(method, n), "n_extra_unlabeled": extra,
+            "steps": {0: 180_000, 100_000: 400_000, 500_000: 600_000}[extra]}
 
 
 TABLE3_SVHN_EXTRA = Preset(
@@ -200,13 +213,21 @@ TABLE3_SVHN_EXTRA = Preset(
     notebook="book/results_tables.ipynb", label_counts=(500,), methods=("pi", "mean_teacher"),
     variants=(("extra0", 0), ("extra100k", 100_000), ("extra500k", 500_000)),
     build=_table3_build, n_seeds=lambda n: 10,
-    paper=lambda m, n, extra: _paper.TABLE3_SVHN_EXTRA.get(_paper.METHOD_ROWS[m], {}).get(SVHN_TRAIN + extra),
-    needs=lambda m, n, extra: SVHN_EXTRA_LOADER if extra else None)
+    paper=lambda m, n, extra: _paper.TABLE3_SVHN_EXTRA.get(_paper.METHOD_ROWS[m], {}).get(SVHN_TRAIN + extra))
+
+# ------------------------------------------------------------ Figure 3: SVHN training curves
+FIG3_SVHN = Preset(
+    name="fig3-svhn", title="Figure 3: SVHN test error curves, Pi model vs Mean Teacher (EMA and student)",
+    notebook="book/training_curves.ipynb", label_counts=(250, 500, SVHN_TRAIN), methods=("pi", "mean_teacher"),
+    variants=(("", 0), ("extra500k", 500_000)), build=_table3_build, n_seeds=lambda n: 1,
+    include=lambda m, n, vname: not vname or n == 500)   # 500k extra images with 500 labels only
 
 
 # ---------------------------------------------------------------- Table 4: ResNet-26 Shake-Shake
 def resnet_config(method, n_labels):
-    """pytorch/experiments/cifar10_test.py, 4000 labels: 4 GPUs x (128 with 31 labeled), lr 4 x 0.05."""
+    """pytorch/experiments/cifar10_test.py, 4000 labels: 4 GPUs x (128 with 31 labeled), lr 4 x 0.05.
+    Conventions of that code: logit distance averaged over classes; EMA warm start (first decay
+    0.5); the teacher's batch-norm statistics from its own training-mode passes."""
     n_unlabeled_per_batch = 512 - 124
     epoch = (CIFAR10_TRAIN - n_labels) // n_unlabeled_per_batch     # an epoch: one pass over unlabeled
     return dict(
@@ -215,11 +236,11 @@ def resnet_config(method, n_labels):
         normalization="meanstd", translate=4, flip=True, input_noise=0.0,   # PyTorch code: no Gaussian noise
         batch_size=512, labeled_per_batch=124, optimizer="sgd", nesterov_momentum=0.9, lr=0.2,
         weight_decay=2e-4, lr_schedule="cosine",
-        # code: 300 epochs with the cosine sized for 350 (lr_rampdown_epochs) and no lr warm-up;
-        # mtlib's cosine spans `steps` and rampup_steps also warms the lr up linearly, so this runs
-        # the cosine to 0 at epoch 300 and a 5-epoch lr warm-up beside the 5-epoch consistency ramp-up
-        steps=300 * epoch, rampup_steps=5 * epoch, rampdown_steps=0,
-        consistency="mse", consistency_weight=100.0, consistency_on="all", logit_distance_weight=0.01,
+        # code: 300 epochs with the cosine sized for 350 (lr_rampdown_epochs), no lr warm-up,
+        # a 5-epoch consistency ramp-up
+        steps=300 * epoch, cosine_steps=350 * epoch, lr_warmup_steps=0, rampup_steps=5 * epoch,
+        rampdown_steps=0, consistency="mse", consistency_weight=100.0, consistency_on="all",
+        logit_distance_weight=0.01, logit_distance_classes="mean",
         ema_schedule="warm_start", ema_decay=0.99, eval_every=20 * epoch)
 
 
@@ -249,11 +270,13 @@ FIG4_EMA = _fig4(
 FIG4_WEIGHT = _fig4(
     "fig4-consistency_weight", "Figure 4(c): consistency weight, SVHN 250 labels, validation error %",
     [(str(w), w) for w in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)], lambda w: dict(consistency_weight=w))
+# (a) input noise and translation on / off; (b) dropout on both sides, on the student only, or none
 FIG4_NOISE = _fig4(
-    "fig4-noise", "Figure 4(a-b): input noise, translation and dropout on/off, SVHN 250 labels",
-    [(f"dropout{d}-noise{s}-translate{t}", (d, s, t))
-     for d in (0.5, 0.0) for s in (0.15, 0.0) for t in (2, 0)],
-    lambda v: dict(dropout=v[0], input_noise=v[1], translate=v[2]))
+    "fig4-noise", "Figure 4(a-b): input noise, translation and dropout (both / student only / none), SVHN 250 labels",
+    [(f"dropout-{d}-noise{s}-translate{t}", (d, s, t))
+     for d in ("both", "student", "none") for s in (0.15, 0.0) for t in (2, 0)],
+    lambda v: dict(dropout=0.0 if v[0] == "none" else 0.5, teacher_dropout=v[0] == "both",
+                   input_noise=v[1], translate=v[2]))
 # The text puts all of Figure 4 at 250 labels; the code runs the logit-distance and consistency-
 # trust sweeps (svhn_250_vary_logit_distance_cost.py, svhn_250_vary_trust.py) with n_labeled=500.
 FIG4_LOGIT = _fig4(
@@ -265,7 +288,7 @@ FIG4_TAU = _fig4(
     [(str(t), t) for t in (0.0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)],
     lambda t: dict(consistency_tau=t), n_labels=500)
 
-_PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET,
+_PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
                   FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_LOGIT, FIG4_TAU)
 PRESETS = {p.name: p for p in _PAPER_PRESETS}
 PRESETS.update({p.name + "-smoke": p.with_smoke() for p in _PAPER_PRESETS})

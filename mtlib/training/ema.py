@@ -1,10 +1,13 @@
 """The EMA teacher: theta'_t = alpha theta'_{t-1} + (1 - alpha) theta_t (paper Sec. 2, eq. for theta').
 
-The average runs over parameters AND floating-point buffers. Batch-norm running means and
-variances are buffers: averaging only the parameters would leave the teacher normalising its
-activations with stale statistics from initialisation, so its predictions would be wrong even
-with perfectly averaged weights (a known trap of the reference code). Integer buffers
-(``num_batches_tracked``) are copied. The teacher never receives gradients. Leaf module.
+Batch-norm running means and variances are buffers, not parameters. An EMA model that never runs
+a forward pass of its own (the EMA weights the trainer keeps for supervised-only, Pi and TE) must
+average them too (``buffers=True``): otherwise it normalises with the statistics of its
+initialisation and its predictions are wrong even with perfectly averaged weights (a known trap).
+Mean Teacher's teacher runs training-mode forward passes every step, so, as in the authors' code
+(neither codebase averages buffers), it keeps the running statistics of its own passes
+(``buffers=False``). Integer buffers (``num_batches_tracked``) are copied. One fused multi-tensor
+operation per group (``torch._foreach_*``). The teacher never receives gradients. Leaf module.
 """
 import copy
 
@@ -25,12 +28,16 @@ def make_teacher(student):
 
 
 @torch.no_grad()
-def ema_update(teacher, student, alpha):
-    """In place: every teacher parameter and float buffer becomes alpha * teacher + (1 - alpha) * student."""
-    for t, s in zip(teacher.parameters(), student.parameters()):
-        t.mul_(alpha).add_(s.detach(), alpha=1.0 - alpha)
+def ema_update(teacher, student, alpha, buffers=True):
+    """In place: every teacher parameter (and, with ``buffers``, float buffer) becomes
+    alpha * teacher + (1 - alpha) * student (Sec. 2); integer buffers are copied."""
+    pairs = list(zip(teacher.parameters(), student.parameters()))
+    if buffers:
+        pairs += [(t, s) for t, s in zip(teacher.buffers(), student.buffers()) if t.dtype.is_floating_point]
     for t, s in zip(teacher.buffers(), student.buffers()):
-        if t.dtype.is_floating_point:
-            t.mul_(alpha).add_(s, alpha=1.0 - alpha)
-        else:
+        if not t.dtype.is_floating_point:
             t.copy_(s)
+    if pairs:
+        targets, sources = [t for t, _ in pairs], [s.detach() for _, s in pairs]
+        torch._foreach_mul_(targets, alpha)
+        torch._foreach_add_(targets, sources, alpha=1.0 - alpha)

@@ -19,15 +19,22 @@ def _reduce(per_image, reduction):
     raise ValueError(f"reduction={reduction!r} is unknown; choose 'mean' or 'none'")
 
 
-def classification_cost(logits, labels):
-    """Cross-entropy averaged over the labeled images only (label ``NO_LABEL`` = -1 is skipped).
-
-    A batch with no labeled image costs 0 (with a gradient of 0), not NaN.
+def classification_cost(logits, labels, over="batch"):
+    """Cross-entropy of the labeled images (``NO_LABEL`` = -1 is skipped), summed and divided by
+    the WHOLE batch size (``over="batch"``): the convention of all three reference codebases
+    (paper-settings.md), which the consistency weights of the paper assume. ``over="labeled"``
+    averages over the labeled images only, a common pitfall: relative to the consistency cost it
+    makes the classification term batch / labeled-in-batch times stronger.
+    A batch with no labeled image costs 0 (with a gradient of 0), not NaN; nothing syncs with the host.
     """
-    labeled = labels != NO_LABEL
-    if not bool(labeled.any()):
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits[labeled], labels[labeled])
+    per_image = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
+    labeled = (labels != NO_LABEL).to(per_image.dtype)
+    total = (per_image * labeled).sum()
+    if over == "batch":
+        return total / len(labels)
+    if over == "labeled":
+        return total / labeled.sum().clamp(min=1.0)
+    raise ValueError(f"over={over!r} is unknown; choose 'batch' or 'labeled'")
 
 
 def softmax_mse(student_logits, target_logits, reduction="mean"):
@@ -63,9 +70,15 @@ def tau_consistency(student_logits, target_logits, tau, reduction="mean"):
     return _reduce(kl * scale, reduction)
 
 
-def logit_distance(logits_a, logits_b, reduction="mean"):
-    """Symmetric MSE between two heads' logits, averaged over classes (dual output, Fig. 4e)."""
-    return _reduce(((logits_a - logits_b) ** 2).mean(dim=1), reduction)
+LOGIT_DISTANCE_CLASSES = ("sum", "mean")
+
+
+def logit_distance(logits_a, logits_b, classes="sum", reduction="mean"):
+    """Squared distance between two heads' logits (dual output, Fig. 4e), per image summed over
+    classes (``classes="sum"``: the TF code's ``l2_norms``, ConvNet) or averaged (``"mean"``: the
+    PyTorch ResNet code's ``symmetric_mse_loss / num_classes``), then averaged over the batch."""
+    squared = (logits_a - logits_b) ** 2
+    return _reduce(squared.sum(dim=1) if classes == "sum" else squared.mean(dim=1), reduction)
 
 
 CONSISTENCY_COSTS = ("mse", "kl")

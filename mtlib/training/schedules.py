@@ -2,8 +2,8 @@
 
 Adam (ConvNet runs): lr = max_lr * rampup * rampdown with the sigmoid ramps, beta1 ramped down
 from 0.9 to 0.5 with the lr, beta2 = 0.99 during ramp-up and 0.999 after.
-SGD with Nesterov momentum (ResNet runs, authors' PyTorch code): lr = max_lr * linear warm-up *
-cosine ramp-down.
+SGD with Nesterov momentum (ResNet runs, authors' PyTorch code): lr = max_lr * linear warm-up
+(``lr_warmup_steps``) * cosine ramp-down sized for ``cosine_steps`` (the code: 350 epochs, stopped at 300).
 """
 import torch
 
@@ -15,9 +15,10 @@ OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(params, cfg):
+    """Adam (ConvNet) or SGD with Nesterov momentum (ResNet); fused kernels on CUDA."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2_rampup),
-                                weight_decay=cfg.weight_decay)
+                                weight_decay=cfg.weight_decay, fused=cfg.device.startswith("cuda"))
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.nesterov_momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
@@ -27,7 +28,8 @@ def make_optimizer(params, cfg):
 def schedule(cfg, step):
     """The hyperparameters in force at ``step``: dict with lr (and betas for Adam)."""
     if cfg.lr_schedule == "cosine":
-        lr = cfg.lr * ramps.linear_rampup(step, cfg.rampup_steps) * ramps.cosine_rampdown(step, cfg.steps)
+        warmup = cfg.rampup_steps if cfg.lr_warmup_steps is None else cfg.lr_warmup_steps
+        lr = cfg.lr * ramps.linear_rampup(step, warmup) * ramps.cosine_rampdown(step, cfg.cosine_steps or cfg.steps)
         return {"lr": lr}
     up = ramps.sigmoid_rampup(step, cfg.rampup_steps)
     down = ramps.sigmoid_rampdown(step, cfg.rampdown_steps, cfg.steps)
@@ -58,13 +60,14 @@ def ema_decay(step, schedule="constant", alpha=0.999, rampup_steps=0, alpha_ramp
     - ``constant``: alpha throughout (the paper's CIFAR-10 final runs, 0.999).
     - ``rampup_switch``: ``alpha_rampup`` (0.99) while step < rampup_steps, then alpha (0.999)
       (the paper's SVHN evaluation runs, Sec. 3.4; the authors' TensorFlow code).
-    - ``warm_start``: min(1 - 1/(step + 1), alpha) (the authors' PyTorch code), so the first
-      teacher is a copy of the student and early averages are true means.
+    - ``warm_start``: min(1 - 1/(t + 1), alpha) with t = step + 1, the authors' PyTorch code, which
+      counts the step before computing it: the first decay is 0.5, and early averages are close
+      to true means of the student's weights.
     """
     if schedule == "constant":
         return alpha
     if schedule == "rampup_switch":
         return alpha_rampup if step < rampup_steps else alpha
     if schedule == "warm_start":
-        return min(1.0 - 1.0 / (step + 1), alpha)
+        return min(1.0 - 1.0 / (step + 2), alpha)
     raise ValueError(f"ema_schedule={schedule!r} is unknown; choose one of {EMA_SCHEDULES}")

@@ -4,8 +4,10 @@ Each step: a batch of indices -> images and (masked) labels -> the method's loss
 optimiser step with the scheduled lr / betas -> EMA update of the teacher -> method hooks.
 Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
 test (and validation) images, and a row is added to the history.
+A step never waits for the device: its statistics are summed on the device and read at
+evaluation time, and finiteness is a device-side flag read every ``FINITE_CHECK_EVERY`` steps,
+at every evaluation and before every checkpoint (so the last checkpoint is always a good one).
 """
-import math
 import time
 
 import torch
@@ -23,6 +25,9 @@ from mtlib.models import build_model
 from mtlib.data.noise import Augment
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, checkpoint_path, provenance
+
+
+FINITE_CHECK_EVERY = 100
 
 
 class TrainingDiverged(FloatingPointError):
@@ -65,6 +70,10 @@ class Trainer:
         self.train_y = self.data.train_y_masked.to(self.device)
         self.test_x, self.test_y = self._test_subset()
         self.history, self.step, self._sums, self._count = [], 0, {}, 0
+        # first non-finite step and its loss, kept on the device (read by check_finite)
+        self._first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        self._bad_loss = torch.zeros((), device=self.device)
+        self._wall, self._eval_wall = 0.0, []   # training wall time so far (across resumed slices), per row
 
     def _build_student(self):
         """The student network (a hook: mtlib.reproduce.distributed swaps in synchronised batch norm)."""
@@ -73,10 +82,6 @@ class Trainer:
     def _wrap_student(self, student):
         """What the method calls as the student (a hook: distributed wraps it in DDP)."""
         return torch.compile(student) if self.cfg.compile else student
-
-    def _reduce_stats(self, stats):
-        """The step's stats as logged (a hook: mtlib.reproduce.distributed averages them over ranks)."""
-        return stats
 
     def _make_batches(self):
         """The batch sampler (a hook: distributed takes this rank's slice of each batch)."""
@@ -108,7 +113,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "method": self.method.state_dict(),
             "batches": self.batches.state_dict(), "noise_gen": self.noise_gen.get_state(),
             "torch_rng": torch.get_rng_state(), "history": self.history,
-            "sums": self._sums, "count": self._count, "config": self.cfg.to_dict()})
+            "sums": self._sums, "count": self._count, "wall": self._wall, "eval_wall": self._eval_wall, "config": self.cfg.to_dict()})
 
     def resume(self):
         """Load the run's checkpoint if one exists; return True when it did."""
@@ -125,45 +130,63 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.history, self.step = list(state["history"]), int(state["step"])
         self._sums, self._count = dict(state["sums"]), int(state["count"])
+        self._wall, self._eval_wall = float(state["wall"]), list(state["eval_wall"])
         return True
 
     # ---------------------------------------------------------------- the loop
     def train_step(self):
-        """One optimisation step; returns the method's stats."""
+        """One optimisation step; returns the method's stats (detached device tensors or floats)."""
         cfg, step = self.cfg, self.step
         epoch_before = int(self.batches.epoch)
-        index = next(self.batches)
+        index = next(self.batches).to(self.device, non_blocking=True)
         hyper = apply_schedule(self.optimizer, cfg, step)
         weight = consistency_weight(cfg, step)
         self.student.train()
-        x, labels = self.train_x[index.to(self.device)], self.train_y[index.to(self.device)]
+        x, labels = self.train_x[index], self.train_y[index]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, stats = self.method.loss(x, labels, index, step, weight)
-        if not math.isfinite(float(loss.detach())):
-            where = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path else ""
-            raise TrainingDiverged(f"loss became {float(loss.detach())} at step {step} (lr={hyper['lr']:.3g}, "
-                                   f"consistency weight={weight:.3g}){where}", self.history)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         decay = schedules.ema_decay(step, cfg.ema_schedule, cfg.ema_decay, cfg.rampup_steps, cfg.ema_decay_rampup)
-        ema_lib.ema_update(self.ema, self.student, decay)
+        ema_lib.ema_update(self.ema, self.student, decay, buffers=not self.method.teacher_keeps_own_statistics)
         self.method.after_step(step)
+        bad = ~torch.isfinite(loss.detach()) & (self._first_bad < 0)
+        self._first_bad = torch.where(bad, torch.full_like(self._first_bad, step), self._first_bad)
+        self._bad_loss = torch.where(bad, loss.detach().float(), self._bad_loss)
         self.step += 1
         # TE and friends: a pass over the data just ended?
         if int(self.batches.epoch) > epoch_before:
             self.method.after_epoch(int(self.batches.epoch))
         stats.update(lr=hyper["lr"], weight=weight, ema_decay=decay)
-        stats = self._reduce_stats(stats)
         for k, v in stats.items():
-            self._sums[k] = self._sums.get(k, 0.0) + float(v)
+            self._sums[k] = self._sums.get(k, 0.0) + (v.float() if torch.is_tensor(v) else v)
         self._count += 1
+        if self.step % FINITE_CHECK_EVERY == 0:
+            self.check_finite()
         return stats
+
+    def check_finite(self):
+        """Raise TrainingDiverged if the loss was NaN or infinite at any step so far (one host read)."""
+        first_bad = int(self._first_bad)
+        if first_bad >= 0:
+            cfg = self.cfg
+            where = f"; the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path else ""
+            raise TrainingDiverged(
+                f"loss became {float(self._bad_loss)} at step {first_bad} (lr={schedules.schedule(cfg, first_bad)['lr']:.3g}, "
+                f"consistency weight={consistency_weight(cfg, first_bad):.3g}){where}", self.history)
+
+    def _reduce_stats(self, sums):
+        """The summed train stats as logged (a hook: mtlib.reproduce.distributed averages them over ranks)."""
+        return {k: float(v) for k, v in sums.items()}
 
     def evaluate_now(self):
         """Evaluate student and EMA model; append a history row with the averaged train stats."""
+        self.check_finite()
+        sums = self._reduce_stats(self._sums)
+        self._eval_wall.append(round(self._wall, 3))
         row = {"step": self.step, "epoch": float(self.batches.epoch),
-               **{f"train_{k}": v / max(self._count, 1) for k, v in self._sums.items()}}
+               **{f"train_{k}": v / max(self._count, 1) for k, v in sums.items()}}
         for name, model in (("student", self.student), ("ema", self.ema)):
             err, cost = evaluate(model, self.test_x, self.test_y, self.cfg.eval_batch_size, self.device)
             row[f"{name}_test_error"], row[f"{name}_test_cost"] = err, cost
@@ -173,6 +196,11 @@ class Trainer:
         self.history.append(row)
         self._sums, self._count = {}, 0
         return row
+
+    def save_good_checkpoint(self):
+        """Write the checkpoint only after checking that every step so far was finite."""
+        self.check_finite()
+        return self.save_checkpoint()
 
     def run(self, progress=True, resume=True, should_stop=None):
         """Train to ``cfg.steps``; return a RunResult (history, final metrics, provenance).
@@ -184,24 +212,26 @@ class Trainer:
         if resume:
             self.resume()
         start_step, t0 = self.step, time.perf_counter()
+        wall0 = self._wall
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=cfg.method,
                    mininterval=2.0, dynamic_ncols=True)
         while self.step < cfg.steps:
-            stats = self.train_step()
+            self.train_step()
+            self._wall = wall0 + time.perf_counter() - t0
             bar.update(1)
             eval_now = cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps
             if should_stop is not None and should_stop():
                 if eval_now:
                     self.evaluate_now()
                 if self.checkpoint_path:
-                    self.save_checkpoint()
+                    self.save_good_checkpoint()
                 bar.close()
                 raise Stopped(f"stopped at step {self.step}/{cfg.steps}; checkpoint {self.checkpoint_path}")
             if eval_now:
                 row = self.evaluate_now()
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", ema_err=f"{row['ema_test_error']:.1f}%")
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", ema_err=f"{row['ema_test_error']:.1f}%")
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and self.checkpoint_path:
-                self.save_checkpoint()
+                self.save_good_checkpoint()
         if not self.history or self.history[-1]["step"] != self.step:
             self.evaluate_now()
         bar.close()
@@ -211,8 +241,10 @@ class Trainer:
         final["step"] = self.step
         if hasattr(self.method, "memory_bytes"):
             final["method_memory_bytes"] = self.method.memory_bytes()
-        return RunResult(config=cfg.to_dict(), history=self.history, final=final,
-                         provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0))
+        result = RunResult(config=cfg.to_dict(), history=self.history, final=final,
+                           provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0))
+        result.provenance["eval_wall_s"] = self._eval_wall   # training wall time at each history row
+        return result
 
 
 class _Remapped(SamplerView):

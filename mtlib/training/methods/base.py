@@ -19,6 +19,9 @@ class Method:
 
     name = "base"
     uses_unlabeled = True
+    # True when the EMA model runs training-mode forward passes of its own (Mean Teacher's teacher):
+    # its batch-norm statistics are then its own, as in the authors' code, not averaged (ema.py)
+    teacher_keeps_own_statistics = False
 
     def __init__(self, student, ema, cfg, augment, generator, n_train, num_classes):
         self.student, self.ema, self.cfg = student, ema, cfg
@@ -26,7 +29,7 @@ class Method:
         self.n_train, self.num_classes = n_train, num_classes
 
     def loss(self, x, labels, index, step, weight):
-        """Return (total loss tensor, dict of float stats) for one batch.
+        """Return (total loss tensor, dict of detached scalar tensors or floats) for one batch.
 
         x: normalised images (B, C, H, W); labels: true labels with NO_LABEL for unlabeled images;
         index: positions of the images in the training set; weight: consistency weight now.
@@ -47,22 +50,23 @@ class Method:
 
     # shared pieces -----------------------------------------------------------------
     def _consistency(self, student_logits, target_logits, labels):
-        """Consistency cost averaged over the images ``consistency_on`` selects (all or unlabeled)."""
+        """Consistency cost J (Sec. 2) over the images ``consistency_on`` selects, summed and divided
+        by the whole batch size, as the authors' code does (masked costs, then a mean over the batch)."""
         per_image = consistency_cost(student_logits, target_logits, self.cfg.consistency,
                                      self.cfg.consistency_tau, reduction="none")
         if self.cfg.consistency_on == "unlabeled":
-            mask = (labels == NO_LABEL).to(per_image.dtype)
-            return (per_image * mask).sum() / mask.sum().clamp(min=1.0)
+            per_image = per_image * (labels == NO_LABEL).to(per_image.dtype)
         return per_image.mean()
 
     def _student_costs(self, output, labels):
-        """Classification cost on the class head, plus the logit-distance coupling of Fig. 4e."""
+        """Classification cost on the class head (sum over labeled images / batch size), plus the
+        logit-distance coupling of Fig. 4e. Stats are detached tensors: nothing waits for the device."""
         class_logits, cons_logits = split_heads(output)
         class_cost = classification_cost(class_logits, labels)
-        stats = {"class_cost": float(class_cost.detach())}
+        stats = {"class_cost": class_cost.detach()}
         total = class_cost
         if self.cfg.logit_distance_weight > 0:
-            res = logit_distance(class_logits, cons_logits)
+            res = logit_distance(class_logits, cons_logits, classes=self.cfg.logit_distance_classes)
             total = total + self.cfg.logit_distance_weight * res
-            stats["logit_distance"] = float(res.detach())
+            stats["logit_distance"] = res.detach()
         return total, class_logits, cons_logits, stats

@@ -17,5 +17,5 @@ class PiModel(Method):
         target_logits, _ = split_heads(out_b)
         cons = self._consistency(cons_a, target_logits, labels)
         total = total + weight * cons
-        stats.update(consistency_cost=float(cons.detach()), loss=float(total.detach()))
+        stats.update(consistency_cost=cons.detach(), loss=total.detach())
         return total, stats

@@ -11,5 +11,5 @@ class Supervised(Method):
     def loss(self, x, labels, index, step, weight):
         output = self.student(self.augment(x, self.generator))
         total, _, _, stats = self._student_costs(output, labels)
-        stats["loss"] = float(total.detach())
+        stats["loss"] = total.detach()
         return total, stats

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from mtlib.training.methods.base import Method
 
 
-def ensemble_tensors(n_images, num_classes):
+def ensemble_tensors(n_images, num_classes, device="cpu"):
     """Zeros for Z, this epoch's z and the targets: three float32 (n_images, num_classes) tensors."""
-    return tuple(torch.zeros((n_images, num_classes)) for _ in range(3))
+    return tuple(torch.zeros((n_images, num_classes), device=device) for _ in range(3))
 
 
 def update_ensemble(ensemble, outputs, alpha, epochs):
@@ -30,21 +30,21 @@ class TemporalEnsembling(Method):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Z, z (this epoch's latest prediction per image), Z / (1 - a^t)
-        self.ensemble, self.epoch_outputs, self.targets = ensemble_tensors(self.n_train, self.num_classes)
+        device = next(self.student.parameters()).device
+        self.ensemble, self.epoch_outputs, self.targets = ensemble_tensors(self.n_train, self.num_classes, device)
         self.epochs_done = 0
 
     def loss(self, x, labels, index, step, weight):
         output = self.student(self.augment(x, self.generator))
         total, _, cons_logits, stats = self._student_costs(output, labels)
-        self.epoch_outputs[index] = F.softmax(cons_logits.detach(), dim=1).float().cpu()
+        self.epoch_outputs[index] = F.softmax(cons_logits.detach().float(), dim=1)
         if self.epochs_done > 0:
-            target = self.targets[index].to(cons_logits.device)
-            cons = self._consistency_to_probs(cons_logits, target, labels)
+            cons = self._consistency_to_probs(cons_logits, self.targets[index], labels)
             total = total + weight * cons
-            stats["consistency_cost"] = float(cons.detach())
+            stats["consistency_cost"] = cons.detach()
         else:
             stats["consistency_cost"] = 0.0
-        stats["loss"] = float(total.detach())
+        stats["loss"] = total.detach()
         return total, stats
 
     def _consistency_to_probs(self, logits, target_probs, labels):
@@ -64,5 +64,6 @@ class TemporalEnsembling(Method):
                 "targets": self.targets, "epochs_done": self.epochs_done}
 
     def load_state_dict(self, state):
-        self.ensemble, self.epoch_outputs = state["ensemble"], state["epoch_outputs"]
-        self.targets, self.epochs_done = state["targets"], int(state["epochs_done"])
+        device = self.ensemble.device
+        self.ensemble, self.epoch_outputs = state["ensemble"].to(device), state["epoch_outputs"].to(device)
+        self.targets, self.epochs_done = state["targets"].to(device), int(state["epochs_done"])
