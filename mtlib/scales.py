@@ -11,12 +11,30 @@ CPU_SCALE = dict(
     dataset="cifar10", classes=["airplane", "automobile", "frog", "horse"], max_train=8000,
     image_size=16, width=0.125, translate=1, flip=True, input_noise=0.15,
     n_labels=100, labeled_per_batch=20, batch_size=100, steps=3000, rampup_steps=1000,
-    rampdown_steps=500, consistency_weight=10.0, consistency_on="unlabeled", ema_decay=0.99,
-    normalization="zca", eval_every=250, max_test=2000, threads=1,
+    rampdown_steps=500, consistency_weight=3.0, consistency_on="unlabeled", ema_decay=0.99,
+    normalization="zca", eval_every=250, threads=1, bf16=True, channels_last=True,
 )
 
 # CI's tiny override: every code path, seconds per chapter, never saved among the book's results.
 SMOKE = dict(
     steps=6, rampup_steps=2, rampdown_steps=2, eval_every=3, max_train=300, max_test=100,
     n_labels=40, labeled_per_batch=10, batch_size=20, results_scale="smoke", check_claims=False,
+    seeds=[0, 1], ablation_seeds=[0, 1], label_counts=[40],   # chapter grids: 2 seeds, the minimum for an interval
+)
+
+# The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default
+# and that ``python -m mtlib.reproduce run cpu-tables | cpu-curves | cpu-ablations`` precomputes.
+# Seeds are paired: seed s gives every method the same label split, subset and initialisation.
+CPU_GRIDS = dict(
+    methods=["supervised", "pi", "temporal_ensembling", "mean_teacher"],
+    label_counts=[100, 400],
+    seeds=[0, 1, 2, 3, 4, 5, 6, 7],          # every headline cell: Tables 1-2 proxy, Figure 3 curves
+    ablation_seeds=[0, 1, 2],                # every Figure 4 point (and the Mean Teacher chapter's sliders)
+    noise_grid=[0.0, 0.15, 0.3],
+    augment_grid=[True, False],
+    dropout_grid=[0.0, 0.5],
+    ema_grid=[0.0, 0.9, 0.99, 0.999],
+    weight_grid=[0.0, 1.0, 3.0, 10.0, 30.0],
+    logit_distance_grid=[0.01, 0.1, 1.0],
+    tau_grid=[0.0, 0.5, 1.0],
 )

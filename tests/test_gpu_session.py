@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from mtlib.reproduce import gpu_session
 
@@ -23,9 +24,10 @@ def test_pack_and_unpack_split_and_join_checkpoints(tmp_path):
 
 
 def session(out, work, *extra):
-    cmd = [sys.executable, "-m", "mtlib.reproduce.gpu_session", "--out", str(out), "--work", str(work),
-           "--device", "cpu", "--smoke", *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    """scripts/gpu_session.sh, as a lent GPU runs it, here with device=cpu at the smoke scale."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_session.sh"
+    cmd = ["bash", str(script), str(out), "--work", str(work), "--device", "cpu", "--smoke", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHON": sys.executable})
 
 
 def test_smoke_session_on_cpu_writes_results_benchmark_and_curve(cifar_root, tmp_path):

@@ -10,7 +10,7 @@ from dataclasses import fields
 from fractions import Fraction
 
 from mtlib.config import RunConfig
-from mtlib.scales import CPU_SCALE, SMOKE
+from mtlib.scales import CPU_GRIDS, CPU_SCALE, SMOKE
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
 PARAMETERS_COMMENT = ('# Any RunConfig field (None: the CPU scale, mtlib.scales.CPU_SCALE; "none": None itself);'
@@ -28,6 +28,13 @@ def chapter_config(namespace, **chapter_fixed):
     chosen = {k: None if isinstance(v, str) and v.lower() == "none" else v
               for k, v in namespace.items() if k in FIELDS and v is not None}
     return RunConfig(**{**CPU_SCALE, **chosen, **chapter_fixed})
+
+
+def chapter_grids(namespace, *names):
+    """The chapter's grid knobs (seeds, label counts, swept values), in the order asked: the
+    notebook's value, or for None the CPU scale's (``mtlib.scales.CPU_GRIDS``, the one place they live)."""
+    values = [CPU_GRIDS[n] if namespace.get(n) is None else namespace[n] for n in names]
+    return values[0] if len(values) == 1 else values
 
 
 def scale_name(config):
@@ -55,3 +62,24 @@ def describe_scale(config):
         model += f" at width {Fraction(config.width).limit_denominator(64)}"
     return (f"{scale_name(config)}: {data}, {images} at {config.image_size}x{config.image_size}, "
             f"{model}, {config.steps} steps")
+
+
+def describe_setup(config):
+    """The run's setup in a few lines, from the config itself (so the text cannot drift from the runs)."""
+    c = config
+    classes = f"{len(c.classes)} classes ({', '.join(c.classes)})" if c.classes else "all classes"
+    images = c.max_train or "all"
+    batch = (f"{c.labeled_per_batch} labeled + {c.batch_size - c.labeled_per_batch} unlabeled images"
+             if c.labeled_per_batch is not None else f"{c.batch_size} images drawn from the whole set with a label mask")
+    lines = [f"data: {DATASET_NAMES[c.dataset]}{' (JPEG copy)' if c.dataset == 'cifar10' else ''}, {classes}, "
+             f"{images} training images at {c.image_size}x{c.image_size}; test: "
+             f"{c.max_test or 'all'} test images of those classes",
+             f"labels: {c.n_labels} (the other training images are unlabeled)",
+             f"network: {ARCH_NAMES[c.arch]}" + (f" at width {Fraction(c.width).limit_denominator(64)}"
+                                                 if c.arch == "convnet13" else ""),
+             f"training: {c.steps} {c.optimizer} steps on batches of {batch}; precision "
+             f"{'bfloat16 autocast' if c.bf16 else 'float32'}",
+             f"consistency weight: ramped up to {c.consistency_weight:g} over the first {c.rampup_steps} steps, "
+             f"applied to {'the unlabeled' if c.consistency_on == 'unlabeled' else 'all'} images of a batch",
+             f"EMA decay: {c.ema_decay:g} ({c.ema_schedule})"]
+    return "\n".join(lines)

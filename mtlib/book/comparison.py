@@ -5,10 +5,12 @@ two chapters with the same base share the supervised-only results files. ``final
 prints mean +- std over seeds of the student's and the EMA model's final test error, with the
 paper's number beside it where the paper reports one (always labelled as the paper's).
 """
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from mtlib.config import RunConfig
 from mtlib.book.paper import paper_error
+from mtlib.book.plots import plot_curves
 from mtlib.book.style import NAMES
 from mtlib.book.tables import fmt, mean_std
 from mtlib.runs import grid, run_grid
@@ -43,3 +45,13 @@ def final_error_table(runs, scale_label="ours"):
         row[f"paper: {cfg['n_labels']} labels, paper scale"] = fmt(*paper) if paper else "—"
         rows[NAMES.get(method, method)] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def curves_and_table(runs, method, scale, seeds):
+    """A method against supervised-only: the first seed's test-error curves, then the table of
+    final errors over all seeds (one call for the Pi and TE chapters)."""
+    ax = plot_curves([runs["supervised"][0], runs[method][0]], labels=[NAMES["supervised"], NAMES[method]])
+    ax.set_title(f"{scale.replace(': ', ':' + chr(10), 1)}, seed {seeds[0]}", fontsize=8)
+    plt.show()
+    print(scale)
+    return final_error_table(runs, "ours")

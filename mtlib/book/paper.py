@@ -17,6 +17,8 @@ TABLE1_SVHN = {
     "Mean Teacher": {250: (4.35, 0.50), 500: (4.18, 0.27), 1000: (3.95, 0.19), 73257: (2.50, 0.05)},
     "Pi model [13]": {500: (6.65, 0.53), 1000: (4.82, 0.17), 73257: (2.54, 0.04)},
     "Temporal Ensembling [13]": {500: (5.12, 0.13), 1000: (4.42, 0.16), 73257: (2.74, 0.06)},
+    "GAN [24]": {500: (18.44, 4.8), 1000: (8.11, 1.3)},
+    "VAT+EntMin [15]": {1000: (3.86, None)},
 }
 
 # Table 2: CIFAR-10, 50,000 training images, 10 runs (4 with all labels)
@@ -26,6 +28,8 @@ TABLE2_CIFAR10 = {
     "Mean Teacher": {1000: (21.55, 1.48), 2000: (15.73, 0.31), 4000: (12.31, 0.28), 50000: (5.94, 0.15)},
     "Pi model [13]": {4000: (12.36, 0.31), 50000: (5.56, 0.10)},
     "Temporal Ensembling [13]": {4000: (12.16, 0.31), 50000: (5.60, 0.10)},
+    "GAN [24]": {4000: (18.63, 2.32)},
+    "VAT+EntMin [15]": {4000: (10.55, None)},
 }
 
 # Table 3: SVHN 500 labels with 0 / 100k / 500k extra unlabeled images (keys: total images)
@@ -34,11 +38,17 @@ TABLE3_SVHN_EXTRA = {
     "Mean Teacher": {73257: (4.18, 0.27), 173257: (3.02, 0.16), 573257: (2.46, 0.06)},
 }
 
-# Table 4: CIFAR-10 4000 labels (10 runs)
+# Table 4: CIFAR-10 4000 labels (10 runs) and ImageNet 2012 with 10 % of the labels
 TABLE4_CIFAR10_4000 = {
     "State of the art (VAT+EntMin)": (10.55, None),
     "ConvNet Mean Teacher": (12.31, 0.28),
     "ResNet-26 Mean Teacher": (6.28, 0.15),
+    "State of the art using all labels [5]": (2.86, None),
+}
+TABLE4_IMAGENET_10PCT = {
+    "State of the art [19]": (35.24, 0.90),
+    "ResNet Mean Teacher": (9.11, 0.12),
+    "State of the art using all labels [10]": (3.79, None),
 }
 
 METHOD_ROWS = PAPER_ROWS   # our method names -> the paper's row names (mtlib.book.style)

@@ -154,39 +154,58 @@ def plot_curves_per_value(values, results, name="α", scale="", metric="test_err
 # names, colours (the paper's Fig. 3 colours) and line styles: mtlib.book.style
 
 
-def mean_series(results, name):
-    """(steps, values): a history column averaged over ``results`` (e.g. seeds) at the steps they share."""
+def mean_series(results, name, with_std=False):
+    """(steps, values): a history column averaged over ``results`` (e.g. seeds) at the steps they
+    share; with ``with_std`` also the sample std over the runs at each step (0 for one run)."""
     series = [dict(zip(*r.series(name))) for r in results]
     if not series:
-        return [], []
+        return ([], [], []) if with_std else ([], [])
     steps = sorted(set.intersection(*(set(s) for s in series)))
-    return steps, [statistics.fmean(s[t] for s in series) for t in steps]
+    means = [statistics.fmean(s[t] for s in series) for t in steps]
+    if not with_std:
+        return steps, means
+    stds = [statistics.stdev(s[t] for s in series) if len(series) > 1 else 0.0 for t in steps]
+    return steps, means, stds
+
+
+def _band(ax, results, name, **style):
+    """Mean line of ``name`` over ``results`` with a +- 1 std band across them."""
+    steps, mean, std = mean_series(results, name, with_std=True)
+    line, = ax.plot(steps, mean, **style)
+    ax.fill_between(steps, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                    color=line.get_color(), alpha=0.15, lw=0)
+    return line
 
 
 def plot_figure3(results_by_setting, title=None):
     """Fig. 3 layout: one column per setting (e.g. "all labels", "1000 labels").
 
-    ``results_by_setting``: {setting: {method: [RunResult, ...]}}; lines are means over the runs.
-    Top: training classification cost on labeled images (the student's, averaged over each
-    ``eval_every`` window, log scale). Bottom: test error of the student and the EMA model.
+    ``results_by_setting``: {setting: {method: [RunResult, ...]}}; lines are means over the runs,
+    bands +- 1 std across them (seeds). Top: training classification cost on labeled images (the
+    student's, averaged over each ``eval_every`` window, log scale). Bottom: test error of the
+    student and the EMA model, zoomed to the range the curves reach after the first evaluation.
     """
     columns = list(results_by_setting)
-    fig, axes = plt.subplots(2, len(columns), figsize=(4.4 * len(columns), 6.2), squeeze=False, sharex="col")
+    fig, axes = plt.subplots(2, len(columns), figsize=(4.4 * len(columns), 6.2), squeeze=False, sharex="col",
+                             sharey="row")
     for j, setting in enumerate(columns):
         top, bottom = axes[0, j], axes[1, j]
         for method, runs in results_by_setting[setting].items():
             label, n = METHOD_LABELS.get(method, method), len(runs)
-            top.plot(*mean_series(runs, "train_class_cost"), color=FIG3_COLORS.get((method, "student")),
-                     ls=LINESTYLES.get(method, "-"), label=f"{label}, student")
+            _band(top, runs, "train_class_cost", color=FIG3_COLORS.get((method, "student")),
+                  ls=LINESTYLES.get(method, "-"), label=f"{label}, student")
             for model in ("student", "ema"):
-                bottom.plot(*mean_series(runs, f"{model}_test_error"), color=FIG3_COLORS.get((method, model)),
-                            ls=LINESTYLES.get(method, "-"), label=f"{label}, {'EMA' if model == 'ema' else model}")
+                _band(bottom, runs, f"{model}_test_error", color=FIG3_COLORS.get((method, model)),
+                      ls=LINESTYLES.get(method, "-"), label=f"{label}, {'EMA' if model == 'ema' else model}")
         top.set_title(f"{setting} (mean of {n} run{'s' if n != 1 else ''})", fontsize=10)
         top.set_yscale("log")
         bottom.set_xlabel("training step")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
+    late = [v for ax in axes[1] for line in ax.lines for v in line.get_ydata()[1:]]
+    if late:   # the gaps between methods are a few points: zoom past the first evaluation
+        axes[1, 0].set_ylim(min(late) - 1, max(late) + 1)
     axes[0, 0].set_ylabel("training classification cost\n(labeled images)")
     axes[1, 0].set_ylabel("test error (%)")
     if title:
@@ -205,7 +224,7 @@ def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
     reference=None or (y, label) for a horizontal line, e.g. the base run when the base value is off
     the axis). The base value's tick label is bold; a panel with several series gets a legend."""
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.1 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.1 * nrows), squeeze=False, sharey="row")
     for ax, p in zip(axes.flat, panels):
         many = len(p["series"]) > 1
         for color, (name, runs) in zip(SERIES_COLORS, p["series"].items()):

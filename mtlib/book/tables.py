@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from mtlib.book.paper import paper_error
+from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
 from mtlib.results import load_result
 
 
@@ -17,13 +18,6 @@ def load_results(results_dir, **where):
         if all(r.config.get(k) == v for k, v in where.items()):
             out.append(r)
     return out
-
-
-def mean_std(values):
-    values = list(values)
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def summarize(results, metric="ema_test_error", by=("dataset", "method", "n_labels")):

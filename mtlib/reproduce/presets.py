@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
+from mtlib.book.ablations import figure4_points
 from mtlib.config import RunConfig
-from mtlib.scales import SMOKE
+from mtlib.scales import CPU_GRIDS, CPU_SCALE, SMOKE
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
 
@@ -288,10 +289,36 @@ FIG4_TAU = _fig4(
     [(str(t), t) for t in (0.0, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0)],
     lambda t: dict(consistency_tau=t), n_labels=500)
 
+# ----------------------------------------------------- the book's CPU scale (precomputed once)
+def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {}),)):
+    return Preset(name=name, title=title, notebook=notebook, label_counts=tuple(label_counts),
+                  methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds),
+                  build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes})
+
+
+_CPU_BASE = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"})
+
+
+def _changes(cfg):
+    """(name, changes) of an ablation point against the CPU-scale base run."""
+    changes = {k: v for k, v in cfg.to_dict().items() if v != _CPU_BASE.to_dict()[k]}
+    return ",".join(f"{k}={v}" for k, v in changes.items()) or "base", changes
+CPU_PRESETS = (
+    _cpu("cpu-tables", "CPU scale: Tables 1-2 proxy, every method and label count, paired seeds",
+         "book/results_tables.ipynb", CPU_GRIDS["label_counts"], CPU_GRIDS["methods"], CPU_GRIDS["seeds"]),
+    _cpu("cpu-curves", "CPU scale: Figure 3 proxy, every training image labeled (the few-label column is cpu-tables)",
+         "book/training_curves.ipynb", [CPU_SCALE["max_train"]], ["pi", "mean_teacher"], CPU_GRIDS["seeds"],
+         [("all-labeled", dict(labeled_per_batch=None, consistency_on="all"))]),
+    _cpu("cpu-ablations", "CPU scale: Figure 4 proxy, every ablation point", "book/ablations.ipynb",
+         [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["ablation_seeds"],
+         [_changes(cfg) for cfg in figure4_points(_CPU_BASE, CPU_GRIDS).values()]),
+)
+
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
                   FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_LOGIT, FIG4_TAU)
 PRESETS = {p.name: p for p in _PAPER_PRESETS}
 PRESETS.update({p.name + "-smoke": p.with_smoke() for p in _PAPER_PRESETS})
+PRESETS.update({p.name: p for p in CPU_PRESETS})
 
 
 def get_preset(name):

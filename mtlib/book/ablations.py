@@ -1,0 +1,74 @@
+"""Figure 4's ablations at any scale: which runs each panel needs, and the panels from their results.
+
+A panel varies one knob of the base run (Sec. 3.4), possibly in several series (augmentation on /
+off). ``figure4_points`` names every point's config changes once, so the chapter and the
+precomputation (``python -m mtlib.reproduce run cpu-ablations``) ask for exactly the same runs.
+"""
+from mtlib.results import run_key
+from mtlib.runs import run_grid
+
+AUG_OFF = dict(translate=0, flip=False)
+
+
+def figure4_panels_spec(base, grids):
+    """Panel specs (a)-(f): title, x label, knob, values, the base's value, series -> extra changes."""
+    augment = {f"augmentation {'on' if on else 'off'}": {} if on else AUG_OFF for on in grids["augment_grid"]}
+    one = {"Mean Teacher": {}}
+    return [
+        dict(title="(a) input noise", xlabel="input noise σ", axis="input_noise", values=grids["noise_grid"],
+             marked=base.input_noise, series=augment),
+        dict(title="(b) dropout", xlabel="dropout rate", axis="dropout", values=grids["dropout_grid"],
+             marked=base.dropout, series=augment),
+        dict(title="(c) EMA decay", xlabel="EMA decay α", axis="ema_decay", values=grids["ema_grid"],
+             marked=base.ema_decay, series={"Mean Teacher": {"ema_schedule": "constant"}}),
+        dict(title="(d) consistency weight", xlabel="max consistency weight", axis="consistency_weight",
+             values=grids["weight_grid"], marked=base.consistency_weight, series=one),
+        dict(title="(e) dual output", xlabel="logit distance weight λ", axis="logit_distance_weight",
+             values=grids["logit_distance_grid"], marked=None, series={"Mean Teacher": {"two_heads": True}},
+             reference="one head (base)"),
+        dict(title="(f) cost: MSE (0) to KL (1)", xlabel="τ", axis="consistency_tau", values=grids["tau_grid"],
+             marked=0.0, series=one),
+    ]
+
+
+def _point(base, axis, value, extra):
+    # tau = 0 is exactly MSE: the base run (consistency_tau=None)
+    value = None if axis == "consistency_tau" and value == 0 else value
+    return base.replace(**extra, **{axis: value})
+
+
+def figure4_points(base, grids):
+    """{run key: config} of every distinct point of every panel (seed as in ``base``), base included."""
+    points = {run_key(base.to_dict()): base}
+    for spec in figure4_panels_spec(base, grids):
+        for extra in spec["series"].values():
+            for value in spec["values"]:
+                cfg = _point(base, spec["axis"], value, extra)
+                points.setdefault(run_key(cfg.to_dict()), cfg)
+    return points
+
+
+def figure4_panels(base, grids, seeds, results_dir, retrain=False, metric="ema_test_error"):
+    """The panels for :func:`mtlib.book.plots.plot_figure4`: per series and value, the runs of ``seeds``
+    (each distinct run loaded or trained once)."""
+    configs = {}
+    for seed in seeds:
+        for point in figure4_points(base, grids).values():
+            cfg = point.replace(seed=seed)
+            configs[run_key(cfg.to_dict())] = cfg
+    done = dict(zip(configs, run_grid(list(configs.values()), results_dir, retrain=retrain)))
+
+    def runs(cfg):
+        return [done[run_key(cfg.replace(seed=seed).to_dict())] for seed in seeds]
+
+    base_runs = runs(base)
+    panels = []
+    for spec in figure4_panels_spec(base, grids):
+        series = {name: [runs(_point(base, spec["axis"], v, extra)) for v in spec["values"]]
+                  for name, extra in spec["series"].items()}
+        reference = None
+        if spec.get("reference"):
+            reference = (sum(r.final[metric] for r in base_runs) / len(base_runs), spec["reference"])
+        panels.append(dict(title=spec["title"], xlabel=spec["xlabel"], values=spec["values"],
+                           marked=spec["marked"], reference=reference, series=series))
+    return panels

@@ -1,0 +1,124 @@
+"""Statistics over seeds: how sure the book is about a difference between two methods.
+
+Seeds are paired: seed s gives every method the same label split, subset and initialisation, so a
+comparison uses the per-seed differences d_s = error_A(s) - error_B(s) and a 95 % Student t interval
+for their mean (scipy.stats). A chapter asserts "A has lower error than B" only when the whole
+interval lies below 0; otherwise it says that this scale does not resolve the difference.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Mean paired difference ``a - b`` over ``n`` seeds with its ``level`` t interval [low, high]."""
+
+    a: str
+    b: str
+    n: int
+    mean: float
+    low: float
+    high: float
+    level: float = LEVEL
+
+    @property
+    def a_lower(self):
+        """The interval excludes 0 on the side where A's error is lower."""
+        return self.high < 0
+
+    @property
+    def b_lower(self):
+        return self.low > 0
+
+    @property
+    def resolved(self):
+        return self.a_lower or self.b_lower
+
+    def verdict(self, unit="points"):
+        """One sentence: the difference, its interval, and what it allows us to say."""
+        ci = f"{self.mean:+.2f} {unit}, {self.level:.0%} interval [{self.low:+.2f}, {self.high:+.2f}], {self.n} paired seeds"
+        if self.a_lower:
+            return f"{self.a} has lower error than {self.b}: {self.a} - {self.b} = {ci}."
+        if self.b_lower:
+            return f"{self.b} has lower error than {self.a}: {self.a} - {self.b} = {ci}."
+        return f"not resolved at this scale: {self.a} - {self.b} = {ci} (the interval includes 0)."
+
+
+def mean_std(values):
+    """(mean, sample std) of ``values``; std is None for one value, both None for none."""
+    values = np.asarray(list(values), dtype=float)
+    if values.size == 0:
+        return None, None
+    return float(values.mean()), (float(values.std(ddof=1)) if values.size > 1 else None)
+
+
+def t_interval(values, level=LEVEL):
+    """(mean, low, high): the ``level`` Student t interval for the mean of ``values`` (n >= 2)."""
+    values = np.asarray(list(values), dtype=float)
+    if values.size < 2:
+        raise ValueError(f"a t interval needs at least 2 values; got {values.size}")
+    mean, sem = values.mean(), sps.sem(values)
+    if sem == 0:
+        return float(mean), float(mean), float(mean)
+    low, high = sps.t.interval(level, values.size - 1, loc=mean, scale=sem)
+    return float(mean), float(low), float(high)
+
+
+def paired(a_by_seed, b_by_seed, a="A", b="B", level=LEVEL):
+    """Paired comparison of two {seed: error} maps over their common seeds (at least 2)."""
+    seeds = sorted(set(a_by_seed) & set(b_by_seed))
+    diffs = [a_by_seed[s] - b_by_seed[s] for s in seeds]
+    mean, low, high = t_interval(diffs, level)
+    return Paired(a=a, b=b, n=len(seeds), mean=mean, low=low, high=high, level=level)
+
+
+def by_seed(results, metric="ema_test_error"):
+    """{seed: final ``metric``} of a list of RunResults."""
+    return {r.config["seed"]: r.final[metric] for r in results}
+
+
+def compare(runs_a, runs_b, a, b, metric="ema_test_error", level=LEVEL):
+    """:func:`paired` on two lists of RunResults (one per seed)."""
+    return paired(by_seed(runs_a, metric), by_seed(runs_b, metric), a, b, level)
+
+
+def check_claim(comparison, expect, check=True):
+    """Print the comparison's verdict; with ``check``, raise AssertionError unless the interval rule
+    gives ``expect`` ("a_lower", "b_lower" or "unresolved"): the chapter's text states exactly that."""
+    print(comparison.verdict())
+    got = "a_lower" if comparison.a_lower else "b_lower" if comparison.b_lower else "unresolved"
+    if check and got != expect:
+        raise AssertionError(f"the text says {expect!r} but the interval says {got!r}: {comparison.verdict()}")
+    return got
+
+
+def comparison_frame(results, pairs, names, by="n_labels", metric="ema_test_error"):
+    """One row per value of ``by`` and (a, b) method pair: paired mean difference a - b over the
+    seeds both have, its interval and the verdict of the interval rule."""
+    import pandas as pd
+
+    parts = []
+    for value in sorted({r.config[by] for r in results}):
+        comparisons = [compare(select(results, method=a, **{by: value}), select(results, method=b, **{by: value}),
+                               names[a], names[b], metric) for a, b in pairs]
+        parts.append(frame(comparisons).assign(**{by: value}).set_index(by, append=True).swaplevel())
+    return pd.concat(parts)
+
+
+def frame(comparisons):
+    """A DataFrame of Paired comparisons: difference, mean, interval, seeds, verdict."""
+    import pandas as pd
+
+    return pd.DataFrame([{"difference": f"{c.a} − {c.b}", "mean (points)": round(c.mean, 2),
+                          f"{c.level:.0%} interval": f"[{c.low:+.2f}, {c.high:+.2f}]", "seeds": c.n,
+                          "verdict": f"{c.a} lower" if c.a_lower else f"{c.b} lower" if c.b_lower
+                          else "not resolved"} for c in comparisons]).set_index("difference")
+
+
+def select(results, **where):
+    """The results whose config matches every ``where`` item."""
+    return [r for r in results if all(r.config.get(k) == v for k, v in where.items())]

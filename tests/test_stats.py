@@ -1,0 +1,52 @@
+"""Statistics over paired seeds: hand-computed t intervals and the interval rule for claims."""
+import math
+
+import pytest
+
+from mtlib.book import stats
+
+
+def test_t_interval_hand_computed():
+    # values 1, 2, 3: mean 2, sd 1, sem 1/sqrt(3); t(0.975, 2 df) = 4.302652729911275
+    mean, low, high = stats.t_interval([1.0, 2.0, 3.0])
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (mean, low, high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+
+
+def test_paired_uses_common_seeds_and_differences():
+    a = {0: 10.0, 1: 12.0, 2: 11.0, 3: 99.0}
+    b = {0: 11.0, 1: 14.0, 2: 14.0}                 # seed 3 has no partner: left out
+    c = stats.paired(a, b, "MT", "supervised")
+    assert c.n == 3 and c.mean == pytest.approx(-2.0)   # differences -1, -2, -3
+    half = 4.302652729911275 * 1.0 / math.sqrt(3)
+    assert (c.low, c.high) == pytest.approx((-2.0 - half, -2.0 + half))
+    assert not c.resolved and "not resolved at this scale" in c.verdict()
+
+
+def test_interval_rule_decides_the_claim():
+    clear = stats.paired({s: 10.0 + 0.1 * s for s in range(8)}, {s: 12.0 + 0.12 * s for s in range(8)}, "MT", "sup")
+    assert clear.a_lower and not clear.b_lower and clear.verdict().startswith("MT has lower error than sup")
+    assert stats.check_claim(clear, "a_lower") == "a_lower"
+    with pytest.raises(AssertionError, match="the text says 'unresolved' but the interval says 'a_lower'"):
+        stats.check_claim(clear, "unresolved")
+    flipped = stats.paired({s: 12.0 for s in range(4)}, {s: 10.0 + 0.01 * s for s in range(4)}, "A", "B")
+    assert flipped.b_lower and flipped.verdict().startswith("B has lower error than A")
+
+
+def test_too_few_seeds_and_mean_std():
+    with pytest.raises(ValueError, match="at least 2 values; got 1"):
+        stats.t_interval([1.0])
+    assert stats.mean_std([]) == (None, None)
+    assert stats.mean_std([3.0]) == (3.0, None)
+    assert stats.mean_std([1.0, 3.0]) == pytest.approx((2.0, math.sqrt(2)))
+
+
+def test_comparison_frame_pairs_methods_per_label_count():
+    from types import SimpleNamespace as Run
+    results = [Run(config={"method": m, "n_labels": n, "seed": s},
+                   final={"ema_test_error": 20.0 + s + (1.5 if m == "a" else 0.0) + n / 100})
+               for m in "ab" for n in (100, 400) for s in range(4)]
+    table = stats.comparison_frame(results, [("a", "b")], {"a": "A", "b": "B"})
+    assert list(table.index) == [(100, "A − B"), (400, "A − B")]
+    assert list(table["mean (points)"]) == [1.5, 1.5] and list(table["seeds"]) == [4, 4]
+    assert list(table["verdict"]) == ["B lower", "B lower"]
