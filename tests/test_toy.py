@@ -1,8 +1,15 @@
-"""mtlib.book.toy: the Figure 1 toy problem (data, the five panels, the chapter's claim on one seed)."""
+"""mtlib.book.toy: the Figure 1 toy problem (data, the seven panels, their targets, the comparisons)."""
+from types import SimpleNamespace
+
+import matplotlib
 import pytest
 import torch
 
 from mtlib.book import toy
+from mtlib.models import ToyNet
+from mtlib.training.ema import make_teacher
+
+matplotlib.use("Agg")
 from mtlib.data.splits import NO_LABEL  # noqa: F401  (the toy uses the shared NO_LABEL convention)
 
 FAST = dict(steps=150, n_unlabeled=40)
@@ -30,7 +37,7 @@ def test_each_panel_runs_and_gives_probabilities(panel):
     assert r.panel == panel and r.grid.shape == r.student_prob.shape
     assert 0.0 <= float(r.student_prob.min()) and float(r.student_prob.max()) <= 1.0
     assert 0.0 <= r.test_error <= 1.0
-    if panel in "cde":
+    if panel in "cdpew":
         assert 0.0 <= float(r.teacher_prob.min()) and float(r.teacher_prob.max()) <= 1.0
         assert r.targets.shape == (40,) and 0.0 <= float(r.targets.min()) <= float(r.targets.max()) <= 1.0
     else:
@@ -57,8 +64,88 @@ def test_frozen_teacher_is_panel_a():
     assert torch.equal(reused.student_prob, c.student_prob)
 
 
+def test_pi_panel_teacher_is_the_student_with_gradient_through_both_passes():
+    """(p): the target is the student's own second noisy pass, and the gradient flows through it."""
+    r = toy.fit_panel("p", seed=0, **FAST)
+    assert torch.equal(r.teacher_prob, r.student_prob) and r.teacher_boundary == r.boundary
+    student, g = r.model, torch.Generator().manual_seed(0)
+    x_u = r.data.x_unlabeled
+    t = toy.teacher_logits("p", student, None, x_u, 0.15, g)
+    assert t.requires_grad
+    t.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+    # sigma = 0: the target is exactly the student's prediction
+    assert torch.allclose(toy.teacher_logits("p", student, None, x_u, 0.0, g), student(x_u))
+
+
+def test_ema_and_frozen_targets_carry_no_gradient():
+    student = ToyNet()
+    teacher = make_teacher(student)
+    x_u, g = torch.zeros(5, 1), torch.Generator().manual_seed(0)
+    assert not toy.teacher_logits("e", student, teacher, x_u, 0.1, g).requires_grad
+    fixed = torch.randn(5, 2)
+    assert toy.teacher_logits("c", student, None, x_u, 0.1, g, fixed) is fixed
+    assert toy.teacher_logits("d", student, None, x_u, 0.1, g, fixed) is fixed
+
+
+def test_noise_averaged_targets_are_the_mean_of_noisy_predictions():
+    """(d): the target is the mean of n noisy teacher softmaxes (Fig. 1d); sigma = 0 gives the clean one."""
+    model, x = ToyNet(), torch.linspace(-1, 1, 7)[:, None]
+    clean = torch.softmax(model(x), 1).detach()
+    avg = toy.noise_averaged_logits(model, x, 0.0, 4, torch.Generator().manual_seed(0)).softmax(1)
+    assert torch.allclose(avg, clean, atol=1e-6)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    by_hand = torch.stack([torch.softmax(model(x + 0.3 * torch.randn(x.shape, generator=g2)), 1)
+                           for _ in range(3)]).mean(0).detach()
+    assert torch.allclose(toy.noise_averaged_logits(model, x, 0.3, 3, g1).softmax(1), by_hand, atol=1e-6)
+
+
+def test_frozen_panels_share_the_teacher_and_d_only_changes_the_target():
+    a = toy.fit_panel("a", seed=1, **FAST)
+    c, d = (toy.fit_panel(p, seed=1, teacher=a.model, **FAST) for p in "cd")
+    assert torch.equal(c.teacher_prob, d.teacher_prob) and c.teacher_test_error == d.teacher_test_error
+    assert torch.allclose(c.targets, a.model(a.data.x_unlabeled).softmax(1)[:, 1].detach())
+    assert not torch.allclose(c.targets, d.targets)
+
+
+def test_too_large_weight_drowns_the_labels():
+    """(w): with weight 1000 the consistency cost wins: the student is nearly flat at 1/2 and no longer
+    fits the labeled points, while (p) with weight 10 fits them."""
+    w, p = toy.fit_panel("w", seed=0), toy.fit_panel("p", seed=0)  # the chapter's scale: 400 steps
+    assert w.consistency_weight == 1000.0 and p.consistency_weight == 10.0
+    assert w.labeled_fit < 0.6 < 0.9 < p.labeled_fit
+    assert w.max_margin < 0.1 < 0.4 < p.max_margin
+
+
+def test_sweep_changes_only_the_swept_knob():
+    rs = toy.sweep("ema_decay", [0.0, 0.9], seed=0, **FAST)
+    assert [r.ema_decay for r in rs] == [0.0, 0.9] and all(r.panel == "e" for r in rs)
+    rw = toy.sweep("consistency_weight", [1.0, 30.0], seed=0, **FAST)
+    assert [r.consistency_weight for r in rw] == [1.0, 30.0]
+    with pytest.raises(ValueError, match="swept"):
+        toy.sweep("ema_decay", [0.5], ema_decay=0.9)
+    figs = toy.sweep_figures(rs, "ema_decay")
+    assert len(figs) == 2 and "ema_decay = 0.9" in figs[1].axes[0].get_title()
+    assert figs[0].get_size_inches().tolist() == figs[1].get_size_inches().tolist()
+
+
+def test_compare_gives_paired_per_seed_differences():
+    fake = lambda **errs: {p: SimpleNamespace(test_error=e, target_error=None) for p, e in errs.items()}
+    results = {0: fake(c=0.04, e=0.01), 1: fake(c=0.03, e=0.03), 2: fake(c=0.05, e=0.02)}
+    cmp = toy.compare(results, "e", "c")
+    assert cmp.seeds == [0, 1, 2] and cmp.diffs == pytest.approx([-0.03, 0.0, -0.03])
+    assert cmp.n_lower == 2 and cmp.mean == pytest.approx(-0.02)
+    assert cmp.std == pytest.approx(float(torch.tensor([-0.03, 0.0, -0.03]).std()))
+    assert "lower on 2 of 3 seeds" in str(cmp)
+    results[0]["e"].teacher_test_error = 0.05
+    own = toy.compare({0: results[0]}, "e", "e", "test_error", "teacher_test_error")
+    assert own.diffs == pytest.approx([-0.04]) and own.n_lower == 1 and own.std == 0.0
+    with pytest.raises(ValueError, match="target_error"):
+        toy.compare(results, "e", "c", "target_error")
+
+
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match=r"panel='f'.*'a', 'b', 'c', 'd', 'e'"):
+    with pytest.raises(ValueError, match=r"panel='f'.*'a', 'b', 'c', 'd', 'p', 'e', 'w'"):
         toy.fit_panel("f")
     with pytest.raises(ValueError, match="ema_decay"):
         toy.fit_panel("e", ema_decay=1.0)
@@ -71,18 +158,19 @@ def test_bad_arguments_raise():
 def test_mean_teacher_beats_frozen_teacher_on_seed_0():
     """The chapter's claim at its default scale, one seed: (e) moves the boundary into the gap."""
     r = toy.fit_all([0], panels=("c", "e"))[0]
-    assert set(r) == {"c", "e"}
+    assert list(r) == ["c", "e"]
     assert r["e"].test_error < r["c"].test_error
     assert r["e"].boundary > r["c"].boundary
     assert r["e"].target_error < r["c"].target_error
 
 
-def test_plot_figure1_draws_five_panels():
-    import matplotlib
-    matplotlib.use("Agg")
+def test_plot_figure1_draws_every_panel_and_a_legend():
+    from mtlib.book.widgets import figure_png
     results = toy.fit_all([0], **FAST)[0]
     fig = toy.plot_figure1(results)
-    assert [a.get_title()[:3] for a in fig.axes] == ["(a)", "(b)", "(c)", "(d)", "(e)"]
-    assert toy.figure_png(fig)[:4] == b"\x89PNG"
+    assert len(fig.axes) == 8  # 2 rows of 4: seven panels and the legend
+    assert [a.get_title()[:3] for a in fig.axes[:7]] == ["(a)", "(b)", "(c)", "(d)", "(p)", "(e)", "(w)"]
+    assert fig.axes[7].get_legend() is not None
+    assert figure_png(fig)[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="results"):
-        toy.plot_figure1([results["a"]])
+        toy.plot_figure1([])

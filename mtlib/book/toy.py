@@ -6,27 +6,34 @@ labeled points alone puts the boundary near 0, inside the wide class-0 cluster, 
 low-density gap between the clusters (the best boundary) lies further right. Unlabeled and test
 points are drawn from the clusters (half each); a test point's true label is its cluster.
 
-Panels (:func:`fit_panel`, Figure 1 (a)-(e)), all full-batch Adam on :class:`mtlib.models.ToyNet`:
+Panels (:func:`fit_panel`), all full-batch Adam on :class:`mtlib.models.ToyNet`. (a)-(e) follow
+Figure 1; (p) and (w) are added so that each change from (c) to (e) can be seen alone:
 
 - ``"a"``: cross-entropy on the two labeled points only (no regularisation);
 - ``"b"``: cross-entropy on Gaussian input noise (sigma) around the labeled points;
-- ``"c"``: as (b) plus consistency (softmax MSE, :func:`mtlib.training.losses.softmax_mse`) between the
-  student at noisy unlabeled points and a teacher evaluated *without* noise; the teacher is first
-  fitted to the labeled points (panel (a)'s recipe) and then frozen, so its mistakes become targets;
-- ``"d"``: as (c) but each target is the mean of ``n_teacher_noise`` noisy teacher predictions;
-- ``"e"``: Mean Teacher: the teacher is an EMA of the student (:mod:`mtlib.training.ema`), both see noise,
-  and the consistency weight follows the paper's sigmoid ramp-up (Appendix B).
+- ``"c"``, ``"d"``, ``"p"``, ``"e"``, ``"w"``: as (b) plus ``weight * softmax_mse(student(noisy x_u),
+  target)`` on the unlabeled points (the consistency cost J of Sec. 2), the weight following the
+  sigmoid ramp-up of Appendix B over the first quarter of the steps in every one of them. They
+  differ only in the target (:func:`teacher_logits`):
 
-Set-up choices and what was measured (defaults below; the chapter book/confirmation_bias.ipynb
-recomputes everything, nothing is stored here). First tried: symmetric clusters N(-1, 0.35^2) and
-N(1, 0.35^2). The labeled midpoint 0 is then already the best boundary, so there is no bias to
-confirm: every panel got 0.1-0.4% test error (seeds 0-2). Moving class 0 to mu0=-0.5, sd0=0.35 and
-class 1 to mu1=1.0, sd1=0.12 (best boundary 0.59) makes the labeled-only fit wrong. With sigma=0.15,
-100 unlabeled points, consistency weight 10, EMA decay 0.97 and 400 steps, over seeds 0-9 (e) beat (c)
-on every seed (mean test error 0.36% and 0.33% vs 3.54% and 2.92% for seeds 0-4 and 5-9). (d) beat
-(c) on average in both test error and target error (Brier score of the targets), but not on every
-seed (seed 8: 2.7% vs 2.5%): averaging over noise softens the teacher's wrong targets but barely
-moves where it crosses 1/2.
+  - ``"c"``: a frozen teacher at the clean point; the teacher is panel (a)'s fit (Fig. 1c: "first
+    fitted to the labeled examples, and then left unchanged");
+  - ``"d"``: the same frozen teacher, each target the mean of ``n_teacher_noise`` noisy teacher
+    predictions (Fig. 1d): the target is averaged, the teacher does not train;
+  - ``"p"``: the Pi model (Laine & Aila; Sec. 1): the teacher *is* the student, in a second noisy
+    pass, and the gradient flows through both passes: the teacher trains, nothing is averaged;
+  - ``"e"``: Mean Teacher: the teacher is an EMA of the student's weights (decay ``ema_decay``,
+    Sec. 2), one noisy pass, no gradient: the teacher trains *and* its weights are averaged (Fig. 1e);
+  - ``"w"``: as (p) with the consistency weight ``large_weight``: "if too much weight is given to
+    the generated targets, the cost of inconsistency outweighs that of misclassification" (Sec. 1).
+
+Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb recomputes and prints
+every number, none is stored here). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
+midpoint 0 is already the best boundary, so there is no bias to confirm (every panel got 0.1-0.4 %
+test error, seeds 0-2). Class 0 at mu0=-0.5, sd0=0.35 and class 1 at mu1=1.0, sd1=0.12 (best
+boundary 0.59) make the labeled-only fit wrong. EMA decay 0.9: the teacher averages over about
+1/(1 - 0.9) = 10 steps of a 400-step run; with 0.97 and 0.99 it lagged behind its student (seeds 0-3:
+mean test error of (e) 1.0 % and 3.1 % against 0.3 % at 0.9), while at 1200 steps 0.97 caught up.
 """
 import contextlib
 from dataclasses import dataclass, field
@@ -41,14 +48,20 @@ from mtlib.training.ema import check_decay, ema_update, make_teacher
 from mtlib.training.losses import classification_cost, softmax_mse
 from mtlib.training.ramps import sigmoid_rampup
 
-PANELS = ("a", "b", "c", "d", "e")
+PANELS = ("a", "b", "c", "d", "p", "e", "w")
 CAPTIONS = {
     "a": "no regularisation",
     "b": "noise around labeled points",
-    "c": "frozen teacher: bias copied",
-    "d": "noisy frozen teacher",
+    "c": "frozen teacher: its boundary kept",
+    "d": "frozen teacher, averaged targets",
+    "p": "Π model: teacher = student",
     "e": "mean teacher (EMA)",
+    "w": "Π model, too-large weight",
 }
+# What the target of each consistency panel is: (does the teacher train?, is the target averaged?)
+TEACHERS = {"c": ("frozen", "one clean prediction"), "d": ("frozen", "mean over input noise"),
+            "p": ("the student itself", "one noisy prediction"), "e": ("EMA of the student", "EMA over weights"),
+            "w": ("the student itself", "one noisy prediction")}
 LABELED_X = (-1.0, 1.0)
 
 
@@ -73,14 +86,23 @@ class PanelResult:
     student_prob: torch.Tensor
     teacher_prob: torch.Tensor = None
     x_unlabeled: torch.Tensor = None
-    targets: torch.Tensor = None  # the consistency targets P(class 1) at the unlabeled points
+    targets: torch.Tensor = None  # P(class 1) of the expected consistency target at the unlabeled points
     target_error: float = None  # mean (target - true label)^2 over the unlabeled points
     test_error: float = 0.0
     teacher_test_error: float = None
     model: torch.nn.Module = field(default=None, repr=False)  # the trained student
     boundary: float = 0.0  # first grid point where the student's P(class 1) reaches 1/2
+    teacher_boundary: float = None  # the same for the teacher
+    labeled_fit: float = 0.0  # the student's mean P(true class) at the two (clean) labeled points
     sigma: float = 0.0  # the input noise standard deviation used in training
+    consistency_weight: float = None  # the weight after ramp-up (None in (a), (b))
+    ema_decay: float = None  # only in (e)
     data: ToyData = field(default=None, repr=False)
+
+    @property
+    def max_margin(self):
+        """max |P(class 1 | x) - 1/2| of the student over the grid: near 0 means a flat, undecided student."""
+        return float((self.student_prob - 0.5).abs().max())
 
 
 def make_toy_data(seed=0, n_unlabeled=100, n_test=2000, mu0=-0.5, sd0=0.35, mu1=1.0, sd1=0.12):
@@ -133,13 +155,17 @@ def _boundary(grid, prob):
     return float(grid[above[0, 0]]) if len(above) else float("nan")
 
 
+def _noisy(x, sigma, g):
+    return x + sigma * torch.randn(x.shape, generator=g)
+
+
 def _fit_labeled(model, data, steps, lr, sigma, g):
     """Cross-entropy on the labeled points (with input noise ``sigma`` if > 0); full batch, Adam."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     x = data.x_labeled.repeat(16, 1) if sigma > 0 else data.x_labeled
     y = data.y_labeled.repeat(16) if sigma > 0 else data.y_labeled
     for _ in range(steps):
-        xi = x + sigma * torch.randn(x.shape, generator=g) if sigma > 0 else x
+        xi = _noisy(x, sigma, g) if sigma > 0 else x
         loss = classification_cost(model(xi), y)
         opt.zero_grad()
         loss.backward()
@@ -158,90 +184,111 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def fit_panel(panel, seed=0, steps=400, sigma=0.15, ema_decay=0.97, n_unlabeled=100,
-              consistency_weight=10.0, n_teacher_noise=16, lr=0.01, hidden=64, depth=2, data=None,
-              teacher=None):
-    """Train Figure 1's panel ``panel`` ("a"-"e", see the module docstring) and measure it.
+def noise_averaged_logits(model, x, sigma, n, g):
+    """log of the mean of ``n`` softmax outputs at noisy copies of ``x`` (Fig. 1d: "the expected
+    direction of stochastic gradient descent is towards the mean of individual noisy targets"), as
+    logits for :func:`softmax_mse`. No gradient."""
+    with torch.no_grad():
+        probs = torch.stack([F.softmax(model(_noisy(x, sigma, g)), 1) for _ in range(n)]).mean(0)
+    return probs.clamp_min(1e-12).log()
+
+
+def teacher_logits(panel, student, teacher, x_u, sigma, g, fixed=None):
+    """The consistency target (logits) at the unlabeled points ``x_u`` for one step of ``panel``.
+
+    (c), (d): ``fixed``, computed once from the frozen teacher; (p), (w): the student itself at a
+    new noisy copy, *with* gradient (Pi model: "applies training to theta'", Sec. 2); (e): the EMA
+    teacher at a new noisy copy, without gradient (Mean Teacher).
+    """
+    if panel in ("c", "d"):
+        return fixed
+    if panel in ("p", "w"):
+        return student(_noisy(x_u, sigma, g))
+    with torch.no_grad():
+        return teacher(_noisy(x_u, sigma, g))
+
+
+def fit_panel(panel, seed=0, steps=400, sigma=0.15, ema_decay=0.9, n_unlabeled=100,
+              consistency_weight=10.0, large_weight=1000.0, n_teacher_noise=16, lr=0.01, hidden=64,
+              depth=2, data=None, teacher=None):
+    """Train panel ``panel`` (one of :data:`PANELS`, see the module docstring) and measure it.
 
     ``seed`` fixes the data (unless ``data`` is given), the network initialisations and every noise
     draw: panel (a)'s network and the frozen teacher of (c), (d) share one initialisation (so that
-    teacher *is* panel (a)'s fit), the students of (b)-(e) share another. ``teacher``: panel (a)'s
+    teacher *is* panel (a)'s fit), the students of (b)-(w) share another. ``teacher``: panel (a)'s
     fitted model for the same seed and data, to skip refitting it in (c), (d) (:func:`fit_all` does).
-    Returns a :class:`PanelResult` with curves on a grid over [-2, 2] and the test error.
+    ``large_weight`` is the consistency weight of (w) only. Returns a :class:`PanelResult` with
+    curves on a grid over [-2, 2] and the test error.
     """
-    with _one_thread():
-        return _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, consistency_weight,
-                          n_teacher_noise, lr, hidden, depth, data, teacher)
-
-
-def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, consistency_weight, n_teacher_noise,
-               lr, hidden, depth, data, teacher):
     check_choice("panel", panel, PANELS)
     check_int("steps", steps, low=1)
     check_int("n_teacher_noise", n_teacher_noise, low=1)
     check_positive("consistency_weight", consistency_weight)
+    check_positive("large_weight", large_weight)
     check_positive("lr", lr)
     check_number("sigma", sigma, low=0)
     check_decay(ema_decay)
     if teacher is not None and panel not in ("c", "d"):
         raise ValueError(f"teacher= is only used by panels 'c' and 'd'; pass teacher=None for panel={panel!r}")
+    with _one_thread():
+        return _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled,
+                          large_weight if panel == "w" else consistency_weight,
+                          n_teacher_noise, lr, hidden, depth, data, teacher)
+
+
+def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, weight, n_teacher_noise, lr, hidden,
+               depth, data, teacher):
     data = make_toy_data(seed, n_unlabeled) if data is None else data
     g = torch.Generator().manual_seed(seed + 3000)  # noise draws
     init_a = lambda: _init(ToyNet(hidden=hidden, depth=depth), torch.Generator().manual_seed(seed + 1000))
-    if panel == "a":
-        student = init_a()
-    else:
-        student = _init(ToyNet(hidden=hidden, depth=depth), torch.Generator().manual_seed(seed + 2000))
+    student = init_a() if panel == "a" else _init(ToyNet(hidden=hidden, depth=depth),
+                                                   torch.Generator().manual_seed(seed + 2000))
     grid = torch.linspace(-2.0, 2.0, 401)
-    teacher, targets = None, None
-
+    x_u = data.x_unlabeled
+    teacher_out, fixed = None, None
     if panel in ("a", "b"):
         _fit_labeled(student, data, steps, lr, sigma if panel == "b" else 0.0, g)
     else:
-        x_u = data.x_unlabeled
+        if panel in ("c", "d"):
+            teacher_out = make_teacher(teacher if teacher is not None else _fit_labeled(init_a(), data, steps, lr, 0.0, g))
+            fixed = teacher_out(x_u).detach() if panel == "c" else noise_averaged_logits(
+                teacher_out, x_u, sigma, n_teacher_noise, g)
+        elif panel == "e":
+            teacher_out = make_teacher(student)
         x = torch.cat([data.x_labeled.repeat(8, 1), x_u])
         y = torch.cat([data.y_labeled.repeat(8), torch.full((len(x_u),), NO_LABEL)])
         unl = y == NO_LABEL
-        if panel in ("c", "d"):
-            if teacher is None:
-                teacher = _fit_labeled(init_a(), data, steps, lr, 0.0, g)
-            teacher = make_teacher(teacher)
-            with torch.no_grad():
-                if panel == "c":
-                    fixed_target = teacher(x_u)
-                else:  # mean of noisy teacher probabilities, turned back into logits for softmax_mse
-                    noisy = torch.stack([F.softmax(teacher(x_u + sigma * torch.randn(x_u.shape, generator=g)), 1)
-                                         for _ in range(n_teacher_noise)]).mean(0)
-                    fixed_target = noisy.clamp_min(1e-12).log()
-        else:
-            teacher = make_teacher(student)
         opt = torch.optim.Adam(student.parameters(), lr=lr)
         for step in range(steps):
-            s_logits = student(x + sigma * torch.randn(x.shape, generator=g))
-            if panel == "e":
-                with torch.no_grad():
-                    t_logits = teacher(x_u + sigma * torch.randn(x_u.shape, generator=g))
-                weight = consistency_weight * sigmoid_rampup(step, steps // 4)
-            else:
-                t_logits, weight = fixed_target, consistency_weight
-            loss = classification_cost(s_logits, y) + weight * softmax_mse(s_logits[unl], t_logits)
+            s_logits = student(_noisy(x, sigma, g))
+            t_logits = teacher_logits(panel, student, teacher_out, x_u, sigma, g, fixed)
+            ramped = weight * sigmoid_rampup(step, steps // 4)
+            loss = classification_cost(s_logits, y) + ramped * softmax_mse(s_logits[unl], t_logits)
             opt.zero_grad()
             loss.backward()
             opt.step()
             if panel == "e":
-                ema_update(teacher, student, ema_decay)
-        with torch.no_grad():
-            targets = fixed_target.softmax(1)[:, 1] if panel != "e" else _prob1(teacher, x_u)
+                ema_update(teacher_out, student, ema_decay)
+        if panel in ("p", "w"):
+            teacher_out = student
 
     student_prob = _prob1(student, grid.unsqueeze(1))
+    with torch.no_grad():
+        labeled_fit = float(F.softmax(student(data.x_labeled), 1).gather(1, data.y_labeled[:, None]).mean())
     result = PanelResult(panel, seed, grid, student_prob, test_error=_error(student, data.x_test, data.y_test),
-                         boundary=_boundary(grid, student_prob), sigma=float(sigma), data=data,
-                         model=student)
-    if teacher is not None:
-        result.teacher_prob = _prob1(teacher, grid.unsqueeze(1))
-        result.teacher_test_error = _error(teacher, data.x_test, data.y_test)
-        result.x_unlabeled, result.targets = data.x_unlabeled[:, 0], targets
-        result.target_error = float(((targets - data.y_unlabeled.float()) ** 2).mean())
+                         boundary=_boundary(grid, student_prob), labeled_fit=labeled_fit, sigma=float(sigma),
+                         data=data, model=student)
+    if teacher_out is not None:
+        # the expected target at the end: fixed in (c), (d); the final teacher's mean over noise otherwise
+        t = fixed if fixed is not None else noise_averaged_logits(teacher_out, x_u, sigma, n_teacher_noise, g)
+        result.targets = t.softmax(1)[:, 1]
+        result.teacher_prob = _prob1(teacher_out, grid.unsqueeze(1))
+        result.teacher_boundary = _boundary(grid, result.teacher_prob)
+        result.teacher_test_error = _error(teacher_out, data.x_test, data.y_test)
+        result.x_unlabeled = x_u[:, 0]
+        result.target_error = float(((result.targets - data.y_unlabeled.float()) ** 2).mean())
+        result.consistency_weight = float(weight)
+        result.ema_decay = float(ema_decay) if panel == "e" else None
     return result
 
 
@@ -249,7 +296,7 @@ def fit_all(seeds, panels=PANELS, **kwargs):
     """``{seed: {panel: PanelResult}}`` for every seed and panel; ``kwargs`` go to :func:`fit_panel`."""
     out = {}
     for seed in seeds:
-        row = out[seed] = {}
+        row = {}
         if any(p in panels for p in "acd"):  # panel (a)'s fit is the frozen teacher of (c), (d)
             row["a"] = fit_panel("a", seed=seed, **kwargs)
         for p in panels:
@@ -259,94 +306,168 @@ def fit_all(seeds, panels=PANELS, **kwargs):
     return out
 
 
+def sweep(knob, values, seed=0, panel="e", **kwargs):
+    """``[fit_panel(panel, seed, knob=v, **kwargs) for v in values]``: one panel over one knob (the
+    chapter's sliders over ``consistency_weight`` and ``ema_decay``)."""
+    if knob in kwargs:
+        raise ValueError(f"{knob}= is swept; leave it out of the other keyword arguments")
+    return [fit_panel(panel, seed=seed, **{knob: v}, **kwargs) for v in values]
+
+
+METRICS = ("test_error", "teacher_test_error", "target_error", "boundary", "teacher_boundary", "labeled_fit",
+           "max_margin")
+
+
+def metric(results, panel, name="test_error"):
+    """``{seed: getattr(result, name)}`` of one panel over ``fit_all``'s output."""
+    check_choice("name", name, METRICS)
+    return {s: getattr(row[panel], name) for s, row in results.items()}
+
+
 def error_summary(results):
-    """Per panel: test errors over the seeds of ``fit_all``'s output, their mean and sample std."""
+    """Per panel: test errors over the seeds of ``fit_all``'s output, their mean and sample std, and
+    per seed every other metric of :data:`METRICS`."""
     seeds = list(results)
     out = {}
     for p in next(iter(results.values())):
         errs = torch.tensor([results[s][p].test_error for s in seeds], dtype=torch.float64)
         std = float(errs.std()) if len(errs) > 1 else 0.0
-        out[p] = {"seeds": seeds, "errors": errs.tolist(), "mean": float(errs.mean()), "std": std,
-                  "boundary": [results[s][p].boundary for s in seeds],
-                  "target_error": [results[s][p].target_error for s in seeds],
-                  "teacher_error": [results[s][p].teacher_test_error for s in seeds]}
+        out[p] = {"seeds": seeds, "errors": errs.tolist(), "mean": float(errs.mean()), "std": std}
+        out[p].update({m: list(metric(results, p, m).values()) for m in METRICS[1:]})
+        out[p]["teacher_error"] = out[p]["teacher_test_error"]
     return out
 
 
+def _mean(values):
+    return sum(values) / len(values) if values and values[0] is not None else None
+
+
 def format_summary(summary):
-    """A plain-text table of :func:`error_summary`: test error (%) per seed and mean +/- std,
-    the mean boundary, the teacher's mean test error (%) and the mean target error (Brier score of
-    the consistency targets against the true labels)."""
+    """A plain-text table of :func:`error_summary`: test error (%) per seed and mean +/- std, the mean
+    boundary of student and teacher, the teacher's mean test error (%), the mean target error (Brier
+    score of the consistency targets against the true labels) and the mean P(true class) at the labeled points."""
     seeds = next(iter(summary.values()))["seeds"]
-    head = f"{'panel / seed':<34}" + "".join(f"{s:>6}" for s in seeds)
-    lines = [head + f"{'mean +/- std':>16}{'boundary':>10}{'teacher':>9}{'target err':>12}"]
+    head = f"{'panel / seed':<38}" + "".join(f"{s:>6}" for s in seeds)
+    lines = [head + f"{'mean +/- std':>16}{'bound.':>8}{'teacher':>8}{'t.bound.':>9}{'target err':>11}{'labeled':>8}"]
+    fmt = lambda v, spec, w: format(v, spec) if v is not None else f"{'-':>{w}}"
     for p, row in summary.items():
         errs = "".join(f"{100 * e:6.1f}" for e in row["errors"])
-        tgt, tch = row["target_error"], row["teacher_error"]
-        tgt = f"{sum(tgt) / len(tgt):12.4f}" if tgt[0] is not None else f"{'-':>12}"
-        tch = f"{100 * sum(tch) / len(tch):9.2f}" if tch[0] is not None else f"{'-':>9}"
-        bnd = sum(row["boundary"]) / len(row["boundary"])
-        lines.append(f"({p}) {CAPTIONS[p]:<30}{errs}{100 * row['mean']:9.2f} +/- {100 * row['std']:4.2f}"
-                     f"{bnd:+10.2f}{tch}{tgt}")
+        tch = _mean(row["teacher_test_error"])
+        lines.append(f"({p}) {CAPTIONS[p]:<34}{errs}{100 * row['mean']:9.2f} +/- {100 * row['std']:4.2f}"
+                     f"{_mean(row['boundary']):+8.2f}{fmt(tch and 100 * tch, '8.2f', 8)}"
+                     f"{fmt(_mean(row['teacher_boundary']), '+9.2f', 9)}{fmt(_mean(row['target_error']), '11.4f', 11)}"
+                     f"{_mean(row['labeled_fit']):8.3f}")
     return "\n".join(lines)
 
 
-def plot_figure1(results, ax=None):
-    """Draw Figure 1 (a)-(e) from five :class:`PanelResult` (a list in panel order or a dict by panel).
+@dataclass
+class PanelComparison:
+    """Metric ``name`` of panel ``a`` minus metric ``name_b`` of panel ``b``, seed by seed (the seeds
+    are paired: same data, same student initialisation, same noise generator)."""
+    a: str
+    b: str
+    name: str
+    name_b: str
+    seeds: list
+    diffs: list  # a - b per seed
+    n_lower: int  # seeds where a's value is strictly lower than b's
+    mean: float
+    std: float  # sample std of the per-seed differences (0.0 for one seed)
 
-    Large dots: the labeled points; open circles: unlabeled points at the height of their consistency
-    target (along the bottom where there is none); black: the student; grey dashed: the teacher;
-    dotted vertical line: the best boundary. ``ax``: five matplotlib axes, or None for a new figure.
-    Returns the figure.
-    """
+    def __str__(self):
+        scale, unit = (100, " points") if self.name.endswith("test_error") else (1, "")
+        per = " ".join(f"{scale * d:+.2f}" for d in self.diffs)
+        what = f"{self.name}" if self.name == self.name_b else f"{self.name} - {self.name_b}"
+        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.2f}{unit} +/- "
+                f"{scale * self.std:.2f} (std over seeds); ({self.a}) lower on {self.n_lower} of "
+                f"{len(self.seeds)} seeds; per seed: {per}")
+
+
+def compare(results, a, b, name="test_error", name_b=None):
+    """:class:`PanelComparison` of panels ``a`` and ``b`` over the seeds of ``fit_all``'s output, in
+    metric ``name`` (of panel ``b``: ``name_b``, default the same; e.g. a student against its teacher)."""
+    name_b = name if name_b is None else name_b
+    va, vb = metric(results, a, name), metric(results, b, name_b)
+    seeds = list(va)
+    if any(v is None for v in list(va.values()) + list(vb.values())):
+        raise ValueError(f"panel {a!r} or {b!r} has no {name}/{name_b} (panels 'a' and 'b' have no teacher)")
+    diffs = torch.tensor([va[s] - vb[s] for s in seeds], dtype=torch.float64)
+    std = float(diffs.std()) if len(seeds) > 1 else 0.0
+    return PanelComparison(a, b, name, name_b, seeds, diffs.tolist(), int((diffs < 0).sum()), float(diffs.mean()), std)
+
+
+def plot_panel(r, ax=None, title=None):
+    """Draw one :class:`PanelResult` on ``ax`` (a new figure if None): the student (black), the
+    teacher (grey dashed), the labeled points (large dots), the unlabeled points at the height of
+    their expected consistency target (along the bottom where there is none), the best boundary
+    (dotted). ``title``: default "(panel) caption / test error". Returns the figure."""
     import matplotlib.pyplot as plt
 
-    results = [results[p] for p in PANELS] if isinstance(results, dict) else list(results)
-    if len(results) != len(PANELS):
-        raise ValueError(f"results has {len(results)} entries; pass one PanelResult per panel {PANELS}")
     if ax is None:
-        fig, ax = plt.subplots(1, len(PANELS), figsize=(16, 3.4), sharey=True)
+        _, ax = plt.subplots(figsize=(4.2, 3.2))
+    d = r.data
+    ax.axvline(d.best_boundary, color="tab:green", ls=":", lw=1.5, label="best boundary")
+    if r.panel == "b" and r.sigma > 0:  # a few of the noisy labeled samples (small dots)
+        xs = d.x_labeled.repeat(12, 1) + r.sigma * torch.randn(24, 1, generator=torch.Generator().manual_seed(0))
+        ax.scatter(xs[:, 0], d.y_labeled.repeat(12).float(), s=14, color="tab:blue", alpha=0.6,
+                   edgecolors="white", lw=0.4, zorder=6, label="noisy labeled")
+    if r.targets is not None:
+        ax.scatter(r.x_unlabeled, r.targets, s=22, facecolors="none", edgecolors="k", lw=0.8,
+                   label="unlabeled (at target)")
     else:
-        fig = ax[0].figure
-    g = torch.Generator().manual_seed(0)
+        ax.scatter(d.x_unlabeled[:, 0], torch.full((len(d.x_unlabeled),), -0.06), s=22,
+                   facecolors="none", edgecolors="k", lw=0.8, label="unlabeled")
+    if r.teacher_prob is not None and r.panel not in ("p", "w"):  # in (p), (w) the teacher is the student
+        ax.plot(r.grid, r.teacher_prob, color="0.55", ls="--", lw=2, label="teacher")
+    ax.plot(r.grid, r.student_prob, color="k", lw=2, label="student")
+    ax.scatter(d.x_labeled[:, 0], d.y_labeled.float(), s=110, color="tab:blue", zorder=5, label="labeled")
+    ax.set_title(title or f"({r.panel}) {CAPTIONS[r.panel]}\ntest error {100 * r.test_error:.1f}%", fontsize=10)
+    ax.set_xlim(float(r.grid[0]), float(r.grid[-1]))
+    ax.set_xticks([-2, -1, 0, 1, 2])
+    ax.set_ylim(-0.12, 1.08)
+    ax.set_xlabel("x")
+    ax.set_ylabel("P(class 1 | x)")
+    return ax.figure
+
+
+def plot_figure1(results, ncols=4):
+    """Figure 1 from :class:`PanelResult` s (a list, or a dict by panel), ``ncols`` panels a row,
+    with one shared legend in the first free cell (or below). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    results = list(results.values()) if isinstance(results, dict) else list(results)
+    if not results:
+        raise ValueError("results is empty; pass at least one PanelResult")
+    nrows = -(-len(results) // ncols)
+    fig, ax = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.3 * nrows), sharey=True, squeeze=False)
+    ax = ax.ravel()
     for a, r in zip(ax, results):
-        d = r.data
-        a.axvline(d.best_boundary, color="tab:green", ls=":", lw=1.5, label="best boundary")
-        if r.panel == "b" and r.sigma > 0:  # a few of the noisy labeled samples (small dots)
-            xs = d.x_labeled.repeat(12, 1) + r.sigma * torch.randn(24, 1, generator=g)
-            a.scatter(xs[:, 0], d.y_labeled.repeat(12).float(), s=14, color="tab:blue", alpha=0.6,
-                      edgecolors="white", lw=0.4, zorder=6, label="noisy labeled")
-        if r.targets is not None:
-            a.scatter(r.x_unlabeled, r.targets, s=22, facecolors="none", edgecolors="k", lw=0.8,
-                      label="unlabeled (at target)")
-        else:
-            a.scatter(d.x_unlabeled[:, 0], torch.full((len(d.x_unlabeled),), -0.06), s=22,
-                      facecolors="none", edgecolors="k", lw=0.8, label="unlabeled")
-        if r.teacher_prob is not None:
-            a.plot(r.grid, r.teacher_prob, color="0.55", ls="--", lw=2, label="teacher")
-        a.plot(r.grid, r.student_prob, color="k", lw=2, label="student")
-        a.scatter(d.x_labeled[:, 0], d.y_labeled.float(), s=110, color="tab:blue", zorder=5, label="labeled")
-        a.set_title(f"({r.panel}) {CAPTIONS[r.panel]}\ntest error {100 * r.test_error:.1f}%", fontsize=10)
-        a.set_xlim(float(r.grid[0]), float(r.grid[-1]))
-        a.set_ylim(-0.12, 1.08)
-        a.set_xlabel("x")
-    ax[0].set_ylabel("P(class 1 | x)")
+        plot_panel(r, a)
+    for a in ax[1:]:
+        if a.get_subplotspec().colspan.start:
+            a.set_ylabel("")
     handles = {}
-    for a in ax:
+    for a in ax[:len(results)]:
         for h, lab in zip(*a.get_legend_handles_labels()):
-            handles.setdefault(lab.replace(" (at target)", ""), h)
-    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+            handles.setdefault(lab.replace(" (at target)", " (at its target)"), h)
+    if len(results) < len(ax):
+        for a in ax[len(results):]:
+            a.axis("off")
+        ax[len(results)].legend(handles.values(), handles.keys(), loc="center", frameon=False)
+        fig.tight_layout()
+    else:
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
-def figure_png(fig, dpi=90):
-    """The figure as PNG bytes (then closed), so a notebook shows it the same way under any backend."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    return buf.getvalue()
+def sweep_figures(results, knob):
+    """One figure per :class:`PanelResult` of :func:`sweep`, titled by the swept ``knob``'s value
+    (for :func:`mtlib.book.widgets.precomputed_slider`); every figure has the same size and axes."""
+    figs = []
+    for r in results:
+        value = {"consistency_weight": r.consistency_weight, "ema_decay": r.ema_decay}[knob]
+        title = (f"({r.panel}) {CAPTIONS[r.panel]}, seed {r.seed}, {knob} = {value:g}\n"
+                 f"test error {100 * r.test_error:.1f}%, boundary {r.boundary:+.2f}")
+        figs.append(plot_panel(r, title=title))
+    return figs
