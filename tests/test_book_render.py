@@ -293,3 +293,57 @@ def test_mean_teacher_ema_slider_changes_the_shown_figure(browser, server):
                message="moving the EMA slider did not change the shown figure")
     _screenshot(browser, "mean_teacher_after")
     _assert_offline(browser, server)
+
+
+def _slider_images(browser, slider):
+    """The src of every image shown (not hidden) in the widget box that holds ``slider`` (its figures)."""
+    return browser.execute_script(
+        "const box = arguments[0].closest('.widget-vbox') || document;"
+        "return Array.from(box.querySelectorAll('img')).filter(e => e.offsetParent !== null).map(e => e.src)",
+        slider,
+    )
+
+
+def test_mean_teacher_figure2_is_drawn(browser, server):
+    """The Mean Teacher chapter shows the paper's Figure 2, drawn by mtlib.book.figure2 (cell tagged figure2)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, f"{server}/book/mean_teacher.html")
+    wait = WebDriverWait(browser, 30)
+    images = wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".cell.tag_figure2 .cell_output img") or False,
+        message="the Figure 2 cell (tag figure2) shows no image",
+    )
+    image = images[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
+    wait.until(
+        lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image),
+        message="the Figure 2 image did not load",
+    )
+    width, height = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image)
+    assert width > 300 and height > 200, f"the Figure 2 image is {width}x{height} pixels"
+    assert image.get_attribute("src").startswith((server, "data:")), image.get_attribute("src")
+    _screenshot(browser, "mean_teacher_figure2")
+    _assert_offline(browser, server)
+
+
+@pytest.mark.parametrize("label", ["EMA decay", "consistency weight"])
+def test_mean_teacher_comparison_slider_switches_its_figure(browser, server, label):
+    """Each comparison slider (Mean Teacher vs supervised-only at one value) switches its own figure offline."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    wait, slider = _open_slider_page(browser, f"{server}/book/mean_teacher.html", 2, label)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", slider)
+    readout = slider.find_element(By.CSS_SELECTOR, ".widget-readout")
+    wait.until(lambda d: len(_slider_images(d, slider)) == 1,
+               message=f"the {label!r} slider does not show exactly one figure")
+    before_value, before_images = readout.text, _slider_images(browser, slider)
+    slider.find_element(By.CSS_SELECTOR, ".noUi-handle").send_keys(Keys.ARROW_RIGHT)
+    wait.until(lambda d: readout.text != before_value, message=f"the {label!r} slider did not move")
+    wait.until(lambda d: _slider_images(d, slider) not in ([], before_images),
+               message=f"moving the {label!r} slider did not switch its figure")
+    assert len(_slider_images(browser, slider)) == 1
+    _screenshot(browser, f"mean_teacher_{label.replace(' ', '_')}")
+    _assert_offline(browser, server)

@@ -50,3 +50,9 @@ def test_comparison_frame_pairs_methods_per_label_count():
     assert list(table.index) == [(100, "A − B"), (400, "A − B")]
     assert list(table["mean (points)"]) == [1.5, 1.5] and list(table["seeds"]) == [4, 4]
     assert list(table["verdict"]) == ["B lower", "B lower"]
+
+
+def test_one_seed_resolves_nothing():
+    c = stats.paired({0: 10.0}, {0: 30.0}, "A", "B")
+    assert c.n == 1 and c.mean == -20.0 and not c.resolved
+    assert "not resolved at this scale" in c.verdict()

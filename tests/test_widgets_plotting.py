@@ -72,3 +72,123 @@ def test_precomputed_slider_links_on_the_client():
     links = [w for w in _instances.values() if type(w).__name__ == "Link"]
     # a client-side link (works in the static book): slider.index -> stack.selected_index
     assert any(link.source == (slider, "index") and link.target == (stack, "selected_index") for link in links)
+
+
+# ---------------------------------------------------------------- the Mean Teacher chapter's comparison sliders
+from matplotlib.collections import PolyCollection  # noqa: E402
+
+from mtlib.book import sweeps  # noqa: E402
+
+
+def seeded(method="mean_teacher", shift=0.0, seeds=(0, 1, 2)):
+    """One fake run per seed; seed s adds s to every error, so the std over seeds (0, 1, 2) is 1."""
+    runs = []
+    for s in seeds:
+        r = fake(method, shift + s)
+        r.config = {"method": method, "seed": s}
+        runs.append(r)
+    return runs
+
+
+def test_sweep_configs_are_the_precomputed_runs():
+    from mtlib.book.ablations import figure4_points
+    from mtlib.book.chapter import chapter_config
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.results import run_key
+    from mtlib.scales import CPU_GRIDS
+
+    seeds = CPU_GRIDS["ablation_seeds"]
+    base = chapter_config({}, method="mean_teacher", seed=CPU_GRIDS["seeds"][0])
+    points = {run_key(p.replace(seed=s).to_dict()) for s in seeds for p in figure4_points(base, CPU_GRIDS).values()}
+    tables = {run_key(r.config) for r in get_preset("cpu-tables").runs()}
+    for knob, values in (("ema_decay", CPU_GRIDS["ema_grid"]), ("consistency_weight", CPU_GRIDS["weight_grid"])):
+        per_value, baseline = sweeps.sweep_configs(base, knob, values, seeds)
+        assert len(per_value) == len(values)
+        for value, configs in zip(values, per_value):
+            assert [c.seed for c in configs] == list(seeds)
+            assert all(getattr(c, knob) == value and c.method == "mean_teacher" for c in configs)
+            assert {run_key(c.to_dict()) for c in configs} <= points          # the Figure 4 points
+        assert [c.seed for c in baseline] == list(seeds) and {c.method for c in baseline} == {"supervised"}
+        assert baseline == [base.replace(method="supervised", seed=s) for s in seeds]
+        assert {run_key(c.to_dict()) for c in baseline} <= tables             # the tables' cells
+
+
+def test_sweep_runs_loads_each_distinct_run_once(monkeypatch):
+    from mtlib.book.chapter import chapter_config
+
+    asked = []
+
+    def fake_run_grid(configs, results_dir, retrain=False):
+        asked.extend(configs)
+        return [fake(c.method, shift=c.ema_decay + c.seed) for c in configs]
+
+    monkeypatch.setattr(sweeps, "run_grid", fake_run_grid)
+    base = chapter_config({}, method="mean_teacher", seed=0)
+    per_value, baseline = sweeps.sweep_runs(base, "ema_decay", [0.9, base.ema_decay], [0, 1], "unused")
+    assert len(asked) == 2 * 2 + 2
+    assert [len(runs) for runs in per_value] == [2, 2] and len(baseline) == 2
+    assert per_value[1][1].final["ema_test_error"] == pytest.approx(58 - 9 + base.ema_decay + 1)
+    assert {r.config["method"] for r in baseline} == {"supervised"}
+
+
+def test_plot_gap_per_value_overlays_mean_teacher_and_the_baseline():
+    values = [0.0, 0.9, 0.99]
+    per_value = [seeded(shift=v * 10) for v in values]
+    baseline = seeded("supervised", shift=10.0)
+    figs = sweeps.plot_gap_per_value(values, per_value, baseline, name="α", scale="tiny")
+    assert len(figs) == len(values)
+    for value, fig in zip(values, figs):
+        ax, = fig.axes
+        labels = [line.get_label() for line in ax.lines]
+        assert labels == [sweeps.BASELINE_LABEL, "Mean Teacher, student", "Mean Teacher, teacher (EMA)"]
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 3     # one ±1 std band per line
+        baseline_line = ax.lines[0]
+        assert list(baseline_line.get_ydata()) == pytest.approx([58 - s + 11.0 for s in (3, 6, 9)])   # mean over seeds
+        assert f"α = {value}" in ax.get_title() and "3 seed(s)" in ax.get_title() and "tiny" in ax.get_title()
+    assert "gap -10.00" in figs[0].axes[0].get_title() and "gap -0.10" in figs[2].axes[0].get_title()
+    band = figs[0].axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.max() - band.min() >= 2.0 - 1e-9              # the std over seeds (0, 1, 2) is 1: band ±1
+    assert len({fig.axes[0].get_ylim() for fig in figs}) == 1  # the same axes in every figure
+    with pytest.raises(ValueError, match="values"):
+        sweeps.plot_gap_per_value([0.9], [], baseline)
+    with pytest.raises(ValueError, match="baseline"):
+        sweeps.plot_gap_per_value([0.9], [seeded()], [])
+
+
+def test_gap_figures_feed_the_precomputed_slider():
+    values = [1.0, 3.0, 10.0]
+    figs = sweeps.plot_gap_per_value(values, [seeded(shift=w) for w in values], seeded("supervised"), name="w")
+    slider, stack = precomputed_slider(values, figs, description="consistency weight", value=3.0).children
+    assert len(stack.children) == len(values) and slider.index == stack.selected_index == 1
+
+
+def test_plot_final_vs_value_with_the_supervised_band():
+    values = [0.0, 0.9, 0.99, 0.999]
+    per_value = [seeded(shift=i) for i in range(len(values))]
+    baseline = seeded("supervised", shift=5.0)
+    ax = sweeps.plot_final_vs_value(values, per_value, baseline, xlabel="EMA decay α", marked=0.99)
+    sup = [line for line in ax.lines if line.get_label().startswith("supervised-only")]
+    assert len(sup) == 1 and list(sup[0].get_ydata()) == pytest.approx([49 + 5 + 1] * 2)   # a horizontal line
+    assert any(p.get_height() == pytest.approx(2.0) for p in ax.patches)                  # its ±1 std band
+    mean_line = [line for line in ax.lines if line.get_marker() == "s"][0]
+    assert list(mean_line.get_ydata()) == pytest.approx([50 + i for i in range(len(values))])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(v) for v in values]
+    assert ax.get_xticklabels()[2].get_fontweight() == "bold"
+    with pytest.raises(ValueError, match="values"):
+        sweeps.plot_final_vs_value([0.9, 0.99], [seeded()], baseline)
+
+
+def test_sweep_frame_gives_the_gap_per_value():
+    frame = sweeps.sweep_frame([1.0, 3.0], [seeded(shift=0.0), seeded(shift=2.0)], seeded("supervised", 1.0), name="w")
+    assert list(frame.index) == [1.0, 3.0]
+    assert list(frame["gap to supervised-only"]) == pytest.approx([-1.0, 1.0])
+    assert frame.loc[1.0, "Mean Teacher, EMA"] == "50.00 ± 1.00"
+    assert frame.attrs["supervised-only, EMA"] == "51.00 ± 1.00"
+
+
+def test_plot_gap_per_value_zooms_past_the_first_evaluations():
+    baseline = seeded("supervised", shift=10.0)
+    figs = sweeps.plot_gap_per_value([0.9, 0.99], [seeded(), seeded(shift=1.0)], baseline, zoom_from=6)
+    low, high = figs[0].axes[0].get_ylim()
+    assert (low, high) == pytest.approx((50 - 2, 63 + 2))   # the lines' means from step 6 on (EMA 50 .. baseline 63), +- 2
+    assert figs[1].axes[0].get_ylim() == (low, high) and "≥ 6" in figs[0].axes[0].get_ylabel()

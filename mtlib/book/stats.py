@@ -69,9 +69,12 @@ def t_interval(values, level=LEVEL):
 
 
 def paired(a_by_seed, b_by_seed, a="A", b="B", level=LEVEL):
-    """Paired comparison of two {seed: error} maps over their common seeds (at least 2)."""
+    """Paired comparison of two {seed: error} maps over their common seeds. With one seed there is
+    no interval (it is unbounded), so nothing can be resolved."""
     seeds = sorted(set(a_by_seed) & set(b_by_seed))
     diffs = [a_by_seed[s] - b_by_seed[s] for s in seeds]
+    if len(diffs) == 1:
+        return Paired(a=a, b=b, n=1, mean=diffs[0], low=-np.inf, high=np.inf, level=level)
     mean, low, high = t_interval(diffs, level)
     return Paired(a=a, b=b, n=len(seeds), mean=mean, low=low, high=high, level=level)
 
