@@ -56,4 +56,44 @@ def test_plots_run():
     assert plot_ensemble_trace(trace, title="t") is not None
     history = [{"step": s, "epoch": s / 3, "train_consistency_cost": 0.0 if s < 3 else 0.1,
                 "train_weight": s / 6} for s in range(1, 7)]
-    assert plot_consistency_refresh(RunResult(config={}, history=history), title="t") is not None
+    fig = plot_consistency_refresh(RunResult(config={}, history=history), title="t")
+    assert len(fig.axes) == 3   # steps since refresh; cost per window; its weight axis
+
+
+def test_refresh_steps_read_from_the_epoch_column_match_the_trainers_epoch_ends():
+    # 80 unlabeled images per batch from a pool of 7900: 98.75 steps an epoch, rows every 250 steps
+    history = [{"step": s, "epoch": s * 80 / 7900} for s in (250, 500, 750, 1000)]
+    per_epoch, refreshes = demo.refresh_steps(history)
+    assert per_epoch == pytest.approx(98.75)
+    # the trainer calls after_epoch after the step whose batch completes pass k: ceil(k * 98.75)
+    assert refreshes == [99, 198, 297, 395, 494, 593, 692, 790, 889, 988]
+    # an epoch of exactly 3 steps ends after steps 3, 6: no float error adds a step
+    assert demo.refresh_steps([{"step": s, "epoch": s / 3} for s in (3, 6)]) == (pytest.approx(3.0), [3, 6])
+    with pytest.raises(ValueError, match="epoch"):
+        demo.refresh_steps([{"step": 0, "epoch": 0.0}])
+
+
+def test_steps_since_refresh_is_a_sawtooth_with_no_target_before_the_first_epoch_ends():
+    assert demo.steps_since_refresh(8, [3, 6]) == [None, None, 0, 1, 2, 0, 1, 2]
+    assert demo.steps_since_refresh(2, []) == [None, None]
+
+
+def test_logged_windows_are_the_steps_each_row_averages():
+    history = [{"step": 3, "train_c": 0.5}, {"step": 6, "x": 1}, {"step": 9, "train_c": 0.25}]
+    assert demo.logged_windows(history, "train_c") == [(1, 3, 0.5), (7, 9, 0.25)]
+
+
+def test_refresh_steps_agree_with_a_real_sampler():
+    """The steps after which int(sampler.epoch) grows are the ones refresh_steps reads off the history."""
+    from mtlib.data.batches import TwoStreamBatches
+
+    batches = TwoStreamBatches(torch.arange(7), torch.arange(7, 57), 12, 2, torch.Generator().manual_seed(0))
+    ends, history = [], []
+    for step in range(1, 31):
+        before = int(batches.epoch)
+        next(batches)
+        if int(batches.epoch) > before:
+            ends.append(step)
+        if step % 7 == 0 or step == 30:   # eval_every 7, and the final row the trainer always logs
+            history.append({"step": step, "epoch": float(batches.epoch)})
+    assert demo.refresh_steps(history)[1] == ends

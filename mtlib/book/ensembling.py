@@ -5,8 +5,12 @@ book shows the update that training runs rather than a copy of its formula:
 - :func:`trace_ensemble` feeds a prediction sequence, one per epoch, through ``update_ensemble`` and
   records the raw ensemble Z and the bias-corrected target Z / (1 - a^t);
 - :func:`ensemble_bytes` and :func:`state_bytes` measure memory: TE's ensemble for N images vs
-  an EMA teacher's weights; :func:`memory_table` lays them side by side.
+  an EMA teacher's weights; :func:`memory_table` lays them side by side;
+- :func:`refresh_steps`, :func:`steps_since_refresh` and :func:`logged_windows` read a stored run's
+  history: when the targets changed (once per epoch) and which steps each logged row averages.
 """
+import math
+
 import pandas as pd
 import torch
 
@@ -78,3 +82,42 @@ def memory_table(te_bytes, teacher_bytes, arch="convnet13", sizes=None):
     for width, b in teacher_bytes.items():
         rows[f"Mean Teacher: EMA teacher, {arch} width {width:g}"] = {"grows with": "parameters", "MB": b / 1e6}
     return pd.DataFrame.from_dict(rows, orient="index").round({"MB": 3})
+
+
+# ---------------------------------------------------------------- a stored run's history
+def refresh_steps(history):
+    """(steps per epoch, [steps]): the steps after which Temporal Ensembling refreshed its targets.
+
+    Read from the ``epoch`` column of a run's history (passes over the unlabeled images, a float the
+    trainer logs at every row). Every batch takes the same number of images from that pool, so the
+    epoch grows linearly with the step, and the trainer calls ``after_epoch`` after step
+    ``ceil(k * steps_per_epoch)``, the step that completes pass k.
+    """
+    rows = [r for r in history if r.get("epoch", 0) > 0 and r.get("step", 0) > 0]
+    if not rows:
+        raise ValueError("the history has no row with step > 0 and epoch > 0 to read the epoch length from")
+    last = rows[-1]
+    per_epoch = last["step"] / last["epoch"]
+    return per_epoch, [math.ceil(k * per_epoch - 1e-6) for k in range(1, int(last["epoch"] + 1e-9) + 1)]
+
+
+def steps_since_refresh(n_steps, refreshes):
+    """Per step 1..``n_steps``: steps since the targets last changed (None before the first refresh,
+    when there is no target yet). A sawtooth with one tooth per epoch."""
+    out, last, pending = [], None, list(refreshes)
+    for step in range(1, n_steps + 1):
+        while pending and pending[0] <= step:
+            last = pending.pop(0)
+        out.append(None if last is None else step - last)
+    return out
+
+
+def logged_windows(history, name):
+    """[(first step, last step, value)] of a history column: the trainer averages its train stats
+    over the steps since the previous row, so each logged value stands for a window of steps."""
+    out, previous = [], 0
+    for row in history:
+        if name in row:
+            out.append((previous + 1, row["step"], row[name]))
+        previous = row["step"]
+    return out

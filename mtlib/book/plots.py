@@ -3,6 +3,7 @@ import statistics
 
 import matplotlib.pyplot as plt
 
+from mtlib.book.ensembling import logged_windows, refresh_steps, steps_since_refresh
 from mtlib.book.style import COLORS as FIG3_COLORS, LINESTYLES, NAMES as METHOD_LABELS  # noqa: F401
 from mtlib.training.schedules import EMA_SCHEDULES, ema_decay
 
@@ -77,26 +78,42 @@ def plot_ensemble_trace(trace, image=0, cls=0, ax=None, title=None):
     return ax
 
 
-def plot_consistency_refresh(result, ax=None, title=None):
-    """Training consistency cost against epoch, with the scheduled weight (Temporal Ensembling)."""
-    ax = _ax(ax, figsize=(5, 3))
-    rows = [r for r in result.history if "train_consistency_cost" in r]
-    epochs = [r["epoch"] for r in rows]
-    ax.axvspan(0, 1, color="gray", alpha=0.15, label="first epoch: no target yet")
-    ax.plot(epochs, [r["train_consistency_cost"] for r in rows], "o-", color="tab:green", ms=3,
-            label="consistency cost (mean since last row)")
-    for e in range(1, int(max(epochs, default=0)) + 1):
-        ax.axvline(e, color="gray", lw=0.8, ls=":")
-    ax.set(xlabel="epoch (passes over the unlabeled images)", ylabel="consistency cost")
-    ax.set_ylim(bottom=0)
-    twin = ax.twinx()
-    twin.plot(epochs, [r.get("train_weight") for r in rows], color="tab:purple", lw=1, alpha=0.7)
+def plot_consistency_refresh(result, title=None):
+    """Temporal Ensembling's once-per-epoch targets, read from a stored run's history. Left: steps
+    since the targets last changed (:func:`mtlib.book.ensembling.steps_since_refresh`), a sawtooth
+    with one tooth per epoch, beside Mean Teacher's teacher, which changes at every step. Right: the
+    logged training consistency cost, each value drawn over the window of steps it averages, with
+    the ends of epochs dotted and the scheduled weight (purple). Returns the figure."""
+    per_epoch, refreshes = refresh_steps(result.history)
+    n_steps = result.history[-1]["step"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.3))
+    ages = steps_since_refresh(n_steps, refreshes)
+    left.plot(range(1, n_steps + 1), [float("nan") if a is None else a for a in ages], color="tab:green",
+              lw=1.2, label="Temporal Ensembling: targets change after each epoch")
+    left.plot([1, n_steps], [0, 0], color="tab:blue", lw=2, label="Mean Teacher: teacher changes every step")
+    left.set(xlabel="training step", ylabel="steps since the targets changed", ylim=(-0.05 * per_epoch, 1.6 * per_epoch))
+    for ax in (left, right):
+        ax.axvspan(0, refreshes[0] if refreshes else n_steps, color="gray", alpha=0.15,
+                   label="first epoch: no target yet")
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=7, loc="upper right")
+    for e in refreshes:
+        right.axvline(e, color="gray", lw=0.6, ls=":")
+    windows = logged_windows(result.history, "train_consistency_cost")
+    right.hlines([v for *_, v in windows], [a - 1 for a, _, _ in windows], [b for _, b, _ in windows],
+                 color="tab:green", lw=2, label="consistency cost, mean over each logged window")
+    right.set(xlabel="training step", ylabel="consistency cost", ylim=(0, None))
+    right.legend(fontsize=7, loc="upper left")
+    weights = logged_windows(result.history, "train_weight")
+    twin = right.twinx()
+    twin.hlines([v for *_, v in weights], [a - 1 for a, _, _ in weights], [b for _, b, _ in weights],
+                color="tab:purple", lw=1, alpha=0.7)
     twin.set_ylabel("consistency weight (purple)", color="tab:purple")
     twin.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="upper left")
     if title:
-        ax.set_title(title, fontsize=9)
-    return ax
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 # ---------------------------------------------------------------- EMA schedules (mtlib.training.ema)
