@@ -13,6 +13,7 @@ import pandas as pd
 
 from mtlib.book.plots import mean_series
 from mtlib.book.stats import mean_std
+from mtlib.book.widgets import precomputed_slider
 from mtlib.results import run_key
 from mtlib.runs import grid, run_grid
 
@@ -132,3 +133,16 @@ def plot_final_vs_value(values, runs_per_value, baseline, ax=None, xlabel="", ma
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     return ax
+
+
+def sweep_slider(base, knob, values, seeds, results_dir, name, description, fixed, retrain=False, zoom_from=None):
+    """A chapter's comparing slider in one call: load the sweep, print its table, return
+    (runs per value, supervised-only runs, the offline slider over :func:`plot_gap_per_value`)."""
+    runs, baseline = sweep_runs(base, knob, values, seeds, results_dir, retrain=retrain)
+    table = sweep_frame(values, runs, baseline, name=name)
+    print(f"Final test error (%), mean ± std over seeds; {fixed}, seeds {list(seeds)}.")
+    print(table.to_string())
+    print("supervised-only, EMA:", table.attrs["supervised-only, EMA"])
+    figs = plot_gap_per_value(values, runs, baseline, name=name, scale=f"{fixed}, seeds {list(seeds)}",
+                              zoom_from=zoom_from)
+    return runs, baseline, precomputed_slider(values, figs, description=description, value=getattr(base, knob))
