@@ -90,7 +90,7 @@ class RunConfig:
     checkpoint_every: int = 0                # 0: no checkpoints
     checkpoint_dir: Optional[str] = None
     device: str = "cpu"
-    # speed on a GPU (same arithmetic up to floating-point rounding, except bf16)
+    # speed (same arithmetic up to floating-point rounding, except bf16; the CPU scale uses both)
     channels_last: bool = False              # NHWC tensors for the convolutions
     bf16: bool = False                       # bfloat16 autocast of the forward passes
     compile: bool = False                    # torch.compile the student and teacher forward passes

@@ -55,7 +55,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.student = self._build_student().to(self.device)
         self.ema = ema_lib.make_teacher(self.student)
-        if cfg.channels_last:       # GPU speed knob: NHWC memory format
+        if cfg.channels_last:       # speed knob (CPU and GPU): NHWC memory format for the convolutions
             self.student.to(memory_format=torch.channels_last)
             self.ema.to(memory_format=torch.channels_last)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
