@@ -137,9 +137,14 @@ def test_compare_gives_paired_per_seed_differences():
     assert cmp.n_lower == 2 and cmp.mean == pytest.approx(-0.02)
     assert cmp.std == pytest.approx(float(torch.tensor([-0.03, 0.0, -0.03]).std()))
     assert "lower on 2 of 3 seeds" in str(cmp)
+    # paired t interval: mean -2 points, sem = std / sqrt(3), t(0.975, 2) = 4.3027
+    half = 4.302653 * cmp.std / 3 ** 0.5
+    assert cmp.interval == pytest.approx((-0.02 - half, -0.02 + half), abs=1e-6)
+    assert f"95% interval [{100 * (-0.02 - half):+.2f}, {100 * (-0.02 + half):+.2f}]" in str(cmp)
     results[0]["e"].teacher_test_error = 0.05
     own = toy.compare({0: results[0]}, "e", "e", "test_error", "teacher_test_error")
     assert own.diffs == pytest.approx([-0.04]) and own.n_lower == 1 and own.std == 0.0
+    assert own.interval is None and "no interval (one seed)" in str(own)
     with pytest.raises(ValueError, match="target_error"):
         toy.compare(results, "e", "c", "target_error")
 

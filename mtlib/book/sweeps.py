@@ -13,6 +13,7 @@ import pandas as pd
 
 from mtlib.book.plots import mean_series
 from mtlib.book.stats import mean_std
+from mtlib.book.tables import fmt
 from mtlib.book.widgets import precomputed_slider
 from mtlib.results import run_key
 from mtlib.runs import grid, run_grid
@@ -37,10 +38,6 @@ def sweep_runs(base, knob, values, seeds, results_dir, retrain=False):
             [done[run_key(c.to_dict())] for c in baseline])
 
 
-def _fmt(mean, std):
-    return "n/a" if mean is None else f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
-
-
 def sweep_frame(values, runs_per_value, baseline, name="α"):
     """One row per value: final test error (%) of Mean Teacher's teacher (EMA) and student, mean ± std
     over seeds, and the mean gap to supervised-only (its EMA model); negative: Mean Teacher is better."""
@@ -48,11 +45,11 @@ def sweep_frame(values, runs_per_value, baseline, name="α"):
     rows = []
     for value, runs in zip(values, runs_per_value):
         ema = mean_std(r.final["ema_test_error"] for r in runs)
-        rows.append({name: value, "Mean Teacher, EMA": _fmt(*ema),
-                     "Mean Teacher, student": _fmt(*mean_std(r.final["student_test_error"] for r in runs)),
+        rows.append({name: value, "Mean Teacher, EMA": fmt(*ema),
+                     "Mean Teacher, student": fmt(*mean_std(r.final["student_test_error"] for r in runs)),
                      "gap to supervised-only": None if ema[0] is None or sup is None else round(ema[0] - sup, 2)})
     frame = pd.DataFrame(rows).set_index(name)
-    frame.attrs["supervised-only, EMA"] = _fmt(*mean_std(r.final["ema_test_error"] for r in baseline))
+    frame.attrs["supervised-only, EMA"] = fmt(*mean_std(r.final["ema_test_error"] for r in baseline))
     return frame
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from mtlib.book import stats
 from mtlib.checks import check_choice, check_int, check_number, check_positive
 from mtlib.data.splits import NO_LABEL
 from mtlib.models import ToyNet
@@ -374,13 +375,19 @@ class PanelComparison:
     mean: float
     std: float  # sample std of the per-seed differences (0.0 for one seed)
 
+    @property
+    def interval(self):
+        """(low, high): the 95 % t interval of the mean per-seed difference (None for one seed)."""
+        return stats.t_interval(self.diffs)[1:] if len(self.diffs) > 1 else None
+
     def __str__(self):
         scale, unit = (100, " points") if self.name.endswith("test_error") else (1, "")
         per = " ".join(f"{scale * d:+.2f}" for d in self.diffs)
         what = f"{self.name}" if self.name == self.name_b else f"{self.name} - {self.name_b}"
-        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.2f}{unit} +/- "
-                f"{scale * self.std:.2f} (std over seeds); ({self.a}) lower on {self.n_lower} of "
-                f"{len(self.seeds)} seeds; per seed: {per}")
+        ci = (f"95% interval [{scale * self.interval[0]:+.2f}, {scale * self.interval[1]:+.2f}]"
+              if self.interval else "no interval (one seed)")
+        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.2f}{unit}, {ci}; "
+                f"({self.a}) lower on {self.n_lower} of {len(self.seeds)} seeds; per seed: {per}")
 
 
 def compare(results, a, b, name="test_error", name_b=None):
