@@ -72,3 +72,10 @@ def figure4_panels(base, grids, seeds, results_dir, retrain=False, metric="ema_t
         panels.append(dict(title=spec["title"], xlabel=spec["xlabel"], values=spec["values"],
                            marked=spec["marked"], reference=reference, series=series))
     return panels
+
+
+def point_runs(panel, value, series=None):
+    """The runs (one per seed) at ``value`` of one series of a :func:`figure4_panels` panel (default
+    its first series); None when the panel's grid has no such value (a chapter run with other grids)."""
+    runs = panel["series"][series or next(iter(panel["series"]))]
+    return runs[panel["values"].index(value)] if value in panel["values"] else None

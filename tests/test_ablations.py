@@ -1,0 +1,30 @@
+"""Figure 4 panels: which runs each point gets, and looking a point up (mtlib.book.ablations)."""
+from types import SimpleNamespace
+
+from mtlib.book import ablations
+from mtlib.book.chapter import chapter_config
+from mtlib.scales import CPU_GRIDS
+
+
+def test_panels_share_runs_and_point_runs_finds_each_point(monkeypatch):
+    asked = []
+
+    def fake_run_grid(configs, results_dir, retrain=False):
+        asked.extend(configs)
+        return [SimpleNamespace(config=c.to_dict(), final={"ema_test_error": 20.0 + c.seed}) for c in configs]
+
+    monkeypatch.setattr(ablations, "run_grid", fake_run_grid)
+    grids = {n: v for n, v in CPU_GRIDS.items() if n.endswith("_grid")}
+    base = chapter_config({}, method="mean_teacher", seed=0)
+    panels = ablations.figure4_panels(base, grids, [0, 1], "unused")
+    assert len(asked) == 2 * 20                                # 20 distinct points per seed, each asked once
+    by_title = {p["title"][:3]: p for p in panels}
+    weight0 = ablations.point_runs(by_title["(d)"], 0.0)
+    assert [r.config["seed"] for r in weight0] == [0, 1]
+    assert all(r.config["consistency_weight"] == 0.0 and r.config["ema_decay"] == base.ema_decay for r in weight0)
+    bare = ablations.point_runs(by_title["(b)"], 0.0, "augmentation off")
+    assert all(r.config["dropout"] == 0.0 and r.config["translate"] == 0 and r.config["flip"] is False for r in bare)
+    base_runs = ablations.point_runs(by_title["(c)"], base.ema_decay)
+    assert base_runs == ablations.point_runs(by_title["(d)"], base.consistency_weight)   # the same runs
+    assert ablations.point_runs(by_title["(d)"], 100.0) is None                         # not in this grid
+    assert by_title["(e)"]["reference"] == (20.5, "one head (base)")                  # base mean over seeds
