@@ -4,6 +4,7 @@ A panel varies one knob of the base run (Sec. 3.4), possibly in several series (
 off). ``figure4_points`` names every point's config changes once, so the chapter and the
 precomputation (``python -m mtlib.reproduce run cpu-ablations``) ask for exactly the same runs.
 """
+from mtlib.book import stats
 from mtlib.results import run_key
 from mtlib.runs import run_grid
 
@@ -79,3 +80,19 @@ def point_runs(panel, value, series=None):
     its first series); None when the panel's grid has no such value (a chapter run with other grids)."""
     runs = panel["series"][series or next(iter(panel["series"]))]
     return runs[panel["values"].index(value)] if value in panel["values"] else None
+
+
+def check_points(panels, base_runs, expect, metric="ema_test_error", check=True):
+    """The interval rule on Figure 4 points against the base run: ``expect`` maps (panel title prefix,
+    value, series or None) to the verdict of "point - base" that the text states ("a_lower": the point
+    has lower error, "b_lower": the base has, "unresolved"); points outside the grids are skipped.
+    Returns {key: verdict got}."""
+    got = {}
+    for (prefix, value, series), verdict in expect.items():
+        panel = next(p for p in panels if p["title"].startswith(prefix))
+        runs = point_runs(panel, value, series)
+        if runs is not None:
+            name = f"{panel['title']} at {value:g}" + (f", {series}" if series else "")
+            got[prefix, value, series] = stats.check_claim(
+                stats.compare(runs, base_runs, name, "base", metric), expect=verdict, check=check)
+    return got
