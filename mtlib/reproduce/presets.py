@@ -264,12 +264,12 @@ def _fig4(name, title, knob_values, apply, n_labels=250):
 
 
 FIG4_EMA = _fig4(
-    "fig4-ema_decay", "Figure 4(d): EMA decay, SVHN 250 labels, validation error %",
+    "fig4-ema_decay", "Figure 4(c): EMA decay, SVHN 250 labels, validation error %",
     [(str(a), ("constant", a)) for a in (0.0, 0.9, 0.97, 0.99, 0.997, 0.999, 0.9997, 0.9999)]
     + [("0.99-0.999", ("rampup_switch", 0.999))],
     lambda v: dict(ema_schedule=v[0], ema_decay=v[1], ema_decay_rampup=0.99))
 FIG4_WEIGHT = _fig4(
-    "fig4-consistency_weight", "Figure 4(c): consistency weight, SVHN 250 labels, validation error %",
+    "fig4-consistency_weight", "Figure 4(d): consistency weight, SVHN 250 labels, validation error %",
     [(str(w), w) for w in (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)], lambda w: dict(consistency_weight=w))
 # (a) input noise and translation on / off; (b) dropout on both sides, on the student only, or none
 FIG4_NOISE = _fig4(
