@@ -36,6 +36,7 @@ from mtlib.data.batches import masked_labels
 from mtlib.data.datasets import cache_dir
 from mtlib.models import ConvNet13
 from mtlib.scales import CPU_SCALE
+from mtlib.training.precision import cpu_capability
 from mtlib.training.trainer import Trainer
 
 BATCH = 100
@@ -111,7 +112,8 @@ def mtlib_step(width, steps, setting, cpu_scale=False):
     cfg = RunConfig(**{**base, "method": "mean_teacher", "n_labels": len(labeled), "width": width,
                        "batch_size": BATCH, "device": str(DEVICE), "steps": 10 ** 6, "rampup_steps": 1000,
                        "rampdown_steps": 1000, "eval_every": 0, "threads": 0, "image_size": size,
-                       "channels_last": setting.channels_last, "bf16": setting.bf16, "compile": setting.compile})
+                       "channels_last": setting.channels_last, "precision": "bf16" if setting.bf16 else "fp32",
+                       "compile": setting.compile})
     trainer = Trainer(cfg, data)
     return _timed(trainer.train_step, steps)
 
@@ -231,7 +233,8 @@ def main(argv=None):
     global DEVICE
     DEVICE = torch.device(args.device)
     name = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else (platform.processor() or platform.machine())
-    lines = [f"device: {DEVICE} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    lines = [f"device: {DEVICE} ({name}, CPU capability {cpu_capability()}), torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads, "
              f"batch {BATCH}, {WARMUP} warm-up + {args.steps} timed steps",
              f"{'setting':<28} {'width':>6} {'bare':>9} {'mtlib':>9} {'mtlib/bare time':>16} {'PIL pipeline':>13}"]
     print(lines[0], flush=True)

@@ -7,7 +7,7 @@ EMA teacher, the methods, the trainer), ``results`` and ``runs`` (run-or-load), 
 (what chapters call) and ``reproduce`` (the paper's experiments, the CLI, torchrun).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from mtlib.config import RunConfig  # noqa: E402
 from mtlib.results import RunResult, load_result  # noqa: E402

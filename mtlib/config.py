@@ -16,6 +16,7 @@ from mtlib.training.ema import check_decay
 from mtlib.training.losses import CONSISTENCY_COSTS, LOGIT_DISTANCE_CLASSES
 from mtlib.training.methods import METHOD_CLASSES
 from mtlib.training.methods.base import CONSISTENCY_ON
+from mtlib.training.precision import PRECISIONS
 from mtlib.training.schedules import EMA_SCHEDULES, LR_SCHEDULES, OPTIMIZERS
 
 METHODS = tuple(METHOD_CLASSES)
@@ -23,7 +24,7 @@ METHODS = tuple(METHOD_CLASSES)
 CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
            "normalization": NORMALIZATIONS, "consistency": CONSISTENCY_COSTS,
            "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES,
-           "logit_distance_classes": LOGIT_DISTANCE_CLASSES}
+           "logit_distance_classes": LOGIT_DISTANCE_CLASSES, "precision": PRECISIONS}
 
 
 @dataclass
@@ -90,9 +91,10 @@ class RunConfig:
     checkpoint_every: int = 0                # 0: no checkpoints
     checkpoint_dir: Optional[str] = None
     device: str = "cpu"
-    # speed (same arithmetic up to floating-point rounding, except bf16; the CPU scale uses both)
+    # how the run is computed, not what (not part of a results file's identity; provenance records it):
+    # the same run within run-to-run noise, not bit for bit (dropout masks follow the memory format)
+    precision: str = "auto"                  # auto: bf16 autocast where the device has native bf16, else fp32
     channels_last: bool = False              # NHWC tensors for the convolutions
-    bf16: bool = False                       # bfloat16 autocast of the forward passes
     compile: bool = False                    # torch.compile the student and teacher forward passes
     threads: int = 0                         # 0: leave torch's default
 

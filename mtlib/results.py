@@ -1,7 +1,13 @@
 """What a run leaves behind: history, final metrics and provenance, saved as one JSON file.
 
-A chapter that finds a results file for exactly its parameters and the current mtlib version
+A chapter that finds a results file for exactly its parameters and the current results version
 loads it instead of training again (``result_status`` says "matching"); anything else trains.
+
+``RESULTS_VERSION`` names what the code computes, apart from the mtlib release: bump it (and
+re-run the committed results) only in a change that makes a committed run compute different
+numbers, such as a new loss scaling or another order of random draws. A new parameter whose
+default keeps old runs as they were goes into ``LATER_DEFAULTS`` instead, and a new knob of *how*
+a run is computed (precision, memory format, device) into ``NOT_IDENTITY``.
 """
 import hashlib
 import json
@@ -15,11 +21,15 @@ from pathlib import Path
 import torch
 
 import mtlib
+from mtlib.training.precision import cpu_capability
 
 RESULTS_FORMAT = "mtlib-result/1"
-# parameters that do not change what a run computes, so they do not enter its identity
+RESULTS_VERSION = 2          # 1: mtlib 0.1.0's loss scaling; 2: the authors' scaling (mtlib 0.2.0 on)
+# how a run is computed, not what: these do not enter its identity (provenance records them)
 NOT_IDENTITY = ("data_root", "download", "device", "threads", "checkpoint_dir", "checkpoint_every",
-                "eval_batch_size")
+                "eval_batch_size", "precision", "channels_last", "compile")
+# machine-specific values that a results file does not keep (a public repository holds no paths)
+NOT_SAVED = ("data_root", "checkpoint_dir")
 
 
 @dataclass
@@ -30,8 +40,10 @@ class RunResult:
     provenance: dict = field(default_factory=dict)
 
     def to_dict(self):
+        config = {k: (None if k in NOT_SAVED else v) for k, v in self.config.items()}
         return {"format": RESULTS_FORMAT, "mtlib_version": self.provenance.get("mtlib_version"),
-                "key": run_key(self.config), "config": self.config, "final": self.final,
+                "results_version": self.provenance.get("results_version"),
+                "key": run_key(self.config), "config": config, "final": self.final,
                 "provenance": self.provenance, "history": self.history}
 
     def save(self, path):
@@ -63,7 +75,7 @@ def load_result(path):
 
 
 # parameters added after results files existed: at these values they leave a run's identity as it was
-LATER_DEFAULTS = {"channels_last": False, "bf16": False, "compile": False}
+LATER_DEFAULTS = {}
 
 
 def identity(config):
@@ -94,8 +106,8 @@ MISSING, MATCHING, OTHER_VERSION, OTHER_PARAMETERS = "missing", "matching", "oth
 
 def result_status(results_dir, config, version=None, scanned=None):
     """(status, result) of the results file for ``config``: MISSING (no file), OTHER_PARAMETERS (its
-    identity differs), OTHER_VERSION (made by another mtlib than ``version``, default this one) or
-    MATCHING. ``scanned``: {file name: RunResult} already read from ``results_dir``."""
+    identity differs), OTHER_VERSION (another results version than ``version``, default
+    ``RESULTS_VERSION``) or MATCHING. ``scanned``: {file name: RunResult} already read from ``results_dir``."""
     path = result_path(results_dir, config)
     if scanned is not None:
         result = scanned.get(path.name)
@@ -105,15 +117,19 @@ def result_status(results_dir, config, version=None, scanned=None):
         return MISSING, None
     if identity(result.config) != identity(config):
         return OTHER_PARAMETERS, result
-    if result.provenance.get("mtlib_version") != (version or mtlib.__version__):
+    if result.provenance.get("results_version") != (version or RESULTS_VERSION):
         return OTHER_VERSION, result
     return MATCHING, result
 
 
-def provenance(device, wall_time_s, images_per_s):
-    """Where and how a run was made: versions, commit, device, timing."""
+def provenance(device, wall_time_s, images_per_s, how=None):
+    """Where and how a run was made: versions, commit, device, CPU capability, ``how`` (the resolved
+    precision, memory format, compile), timing."""
     return {
         "mtlib_version": mtlib.__version__,
+        "results_version": RESULTS_VERSION,
+        **(how or {}),
+        "cpu_capability": cpu_capability(),
         "git_commit": _git_commit(),
         "torch_version": torch.__version__,
         "device": _device_name(device),

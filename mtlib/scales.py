@@ -12,7 +12,7 @@ CPU_SCALE = dict(
     image_size=16, width=0.125, translate=1, flip=True, input_noise=0.15,
     n_labels=100, labeled_per_batch=20, batch_size=100, steps=3000, rampup_steps=1000,
     rampdown_steps=500, consistency_weight=3.0, consistency_on="unlabeled", ema_decay=0.99,
-    normalization="zca", eval_every=250, threads=1, bf16=True, channels_last=True,
+    normalization="zca", eval_every=250, threads=1, channels_last=True,
 )
 
 # CI's tiny override: every code path, seconds per chapter, never saved among the book's results.

@@ -1,5 +1,6 @@
 """The one trainer: determinism, checkpoint-and-resume, divergence, results files."""
 import math
+from contextlib import nullcontext
 
 import pytest
 import torch
@@ -7,7 +8,9 @@ import torch
 from mtlib.data.batches import masked_labels
 from mtlib.config import RunConfig
 from mtlib.data import SemiSupervisedData
-from mtlib.results import MATCHING, OTHER_PARAMETERS, OTHER_VERSION, load_result, result_path, result_status
+from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, load_result, result_path,
+                           result_status)
+from mtlib.training.precision import native_bf16
 from mtlib.runs import run_or_load
 from mtlib.training.trainer import Trainer, TrainingDiverged
 
@@ -97,11 +100,13 @@ def test_diverging_loss_stops_with_clear_error(tmp_path):
 
 def test_run_or_load_saves_then_loads(tmp_path):
     data = tiny_data()
-    cfg = tiny_cfg(steps=4, eval_every=2)
+    cfg = tiny_cfg(steps=4, eval_every=2, checkpoint_dir=str(tmp_path / "ckpt"), data_root=str(tmp_path))
     first = run_or_load(cfg, tmp_path, data_cache=_Fixed(data))
     path = result_path(tmp_path, cfg.to_dict())
     assert path.exists()
     saved = load_result(path)
+    assert saved.config["checkpoint_dir"] is None and saved.config["data_root"] is None   # no machine paths
+    assert str(tmp_path) not in path.read_text()
     assert saved.final == first.final
     assert saved.provenance["mtlib_version"] and saved.provenance["wall_time_s"] >= 0
     assert {"seed", "method", "ema_decay"} <= set(saved.config)
@@ -109,7 +114,7 @@ def test_run_or_load_saves_then_loads(tmp_path):
     assert again.final == first.final and "loaded_from" in again.provenance
     assert result_status(tmp_path, cfg.to_dict())[0] == MATCHING
     assert result_status(tmp_path, cfg.replace(ema_decay=0.5).to_dict())[0] != MATCHING
-    assert result_status(tmp_path, cfg.to_dict(), version="0.0.0-other")[0] == OTHER_VERSION
+    assert result_status(tmp_path, cfg.to_dict(), version=RESULTS_VERSION + 1)[0] == OTHER_VERSION
     other = load_result(path)
     other.config["ema_decay"] = 0.5           # a file at this run's path, made for other parameters
     assert result_status(tmp_path, cfg.to_dict(), scanned={path.name: other})[0] == OTHER_PARAMETERS
@@ -126,8 +131,8 @@ def test_foreign_results_file_is_rejected(tmp_path):
 
 
 def test_speed_knobs_keep_results_and_identity():
-    """channels_last computes the same run up to rounding; bf16 autocast trains; neither changes
-    the identity of runs saved before the knobs existed."""
+    """channels_last computes the same run up to rounding; bf16 autocast trains; precision, memory
+    format and compile are how a run is computed, not what: they leave its identity (and key) alone."""
     from mtlib.results import run_key
     data = tiny_data()
     # the first step's loss (before any update: Adam's sign-like early steps amplify rounding later)
@@ -135,8 +140,11 @@ def test_speed_knobs_keep_results_and_identity():
     plain = Trainer(tiny_cfg(steps=4, dropout=0.0), data).train_step()
     nhwc = Trainer(tiny_cfg(steps=4, dropout=0.0, channels_last=True), data).train_step()
     assert float(plain["loss"]) == pytest.approx(float(nhwc["loss"]), rel=1e-5)
-    bf16 = Trainer(tiny_cfg(steps=4, eval_every=2, bf16=True), data).run(progress=False)
+    with pytest.warns(UserWarning, match="without native bfloat16") if not native_bf16("cpu") else nullcontext():
+        bf16 = Trainer(tiny_cfg(steps=4, eval_every=2, precision="bf16"), data).run(progress=False)
     assert all(math.isfinite(r["train_loss"]) for r in bf16.history)
-    old = {k: v for k, v in tiny_cfg().to_dict().items() if k not in ("channels_last", "bf16", "compile")}
-    assert run_key(old) == run_key(tiny_cfg().to_dict())
-    assert run_key(tiny_cfg(bf16=True).to_dict()) != run_key(tiny_cfg().to_dict())
+    assert bf16.provenance["precision"] == "bf16" and bf16.provenance["results_version"] == RESULTS_VERSION
+    keys = {run_key(tiny_cfg(precision=p, channels_last=cl, compile=c).to_dict())
+            for p in ("auto", "fp32", "bf16") for cl in (False, True) for c in (False, True)}
+    assert keys == {run_key(tiny_cfg().to_dict())}
+    assert run_key(tiny_cfg(seed=1).to_dict()) != run_key(tiny_cfg().to_dict())

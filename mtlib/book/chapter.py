@@ -77,8 +77,7 @@ def describe_setup(config):
              f"labels: {c.n_labels} (the other training images are unlabeled)",
              f"network: {ARCH_NAMES[c.arch]}" + (f" at width {Fraction(c.width).limit_denominator(64)}"
                                                  if c.arch == "convnet13" else ""),
-             f"training: {c.steps} {c.optimizer} steps on batches of {batch}; precision "
-             f"{'bfloat16 autocast' if c.bf16 else 'float32'}",
+             f"training: {c.steps} {c.optimizer} steps on batches of {batch}",
              f"consistency weight: ramped up to {c.consistency_weight:g} over the first {c.rampup_steps} steps, "
              f"applied to {'the unlabeled' if c.consistency_on == 'unlabeled' else 'all'} images of a batch",
              f"EMA decay: {c.ema_decay:g} ({c.ema_schedule})"]

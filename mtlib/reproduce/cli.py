@@ -25,7 +25,7 @@ import mtlib
 from mtlib.book.tables import fmt, mean_std
 from mtlib.config import RunConfig
 from mtlib.reproduce.presets import PRESETS, get_preset
-from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, checkpoint_path, load_result,
+from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, checkpoint_path, load_result,
                            result_path, result_status, run_key)
 from mtlib.runs import DataCache, results_dir as default_results_dir
 from mtlib.training.trainer import Stopped, Trainer
@@ -134,8 +134,9 @@ def run_status(folder, config, scanned=None):
         raise ReproduceError(f"{path} holds a run with other parameters than {path.stem}; it is never "
                              "overwritten: move it away")
     if status == OTHER_VERSION:
-        raise ReproduceError(f"{path} was made by mtlib {result.provenance.get('mtlib_version')}, this is "
-                             f"mtlib {mtlib.__version__}; it is never overwritten: move it (or the folder) away")
+        raise ReproduceError(f"{path} was made by results version {result.provenance.get('results_version')} "
+                             f"(mtlib {result.provenance.get('mtlib_version')}), this mtlib computes results "
+                             f"version {RESULTS_VERSION}; it is never overwritten: move it (or the folder) away")
     return ("done" if status == MATCHING else "todo"), result
 
 

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 PRESET, LABELS, METHOD, SEED = "table2-cifar10", 4000, "mean_teacher", 0
-GPU_KNOBS = ("channels_last=True", "bf16=True")
+GPU_KNOBS = ("channels_last=True", "precision=bf16")
 
 
 def _run(cmd, log, timeout=None):

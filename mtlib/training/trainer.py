@@ -23,6 +23,7 @@ from mtlib.training.evaluation import evaluate
 from mtlib.training.methods import make_method
 from mtlib.models import build_model
 from mtlib.data.noise import Augment
+from mtlib.training.precision import resolve_precision
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, checkpoint_path, provenance
 
@@ -51,6 +52,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = torch.device(cfg.device)
+        self.precision = resolve_precision(cfg.precision, self.device)   # 'fp32' | 'bf16' on this machine
         self.data = data if data is not None else load_data(cfg)
         torch.manual_seed(cfg.seed)
         self.student = self._build_student().to(self.device)
@@ -143,7 +145,7 @@ class Trainer:
         weight = consistency_weight(cfg, step)
         self.student.train()
         x, labels = self.train_x[index], self.train_y[index]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             loss, stats = self.method.loss(x, labels, index, step, weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -242,7 +244,9 @@ class Trainer:
         if hasattr(self.method, "memory_bytes"):
             final["method_memory_bytes"] = self.method.memory_bytes()
         result = RunResult(config=cfg.to_dict(), history=self.history, final=final,
-                           provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0))
+                           provenance=provenance(self.device, wall, images / wall if wall > 0 else 0.0,
+                                                 how=dict(precision=self.precision, channels_last=cfg.channels_last,
+                                                          compile=cfg.compile)))
         result.provenance["eval_wall_s"] = self._eval_wall   # training wall time at each history row
         return result
 

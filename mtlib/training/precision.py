@@ -1,0 +1,62 @@
+"""Numeric precision of a run: how it is computed, not what (so not part of a results file's identity).
+
+``precision="auto"`` (the default) uses bfloat16 autocast of the forward passes where the device
+computes bf16 natively (a CUDA GPU that supports it; a CPU with AVX512_BF16 or AMX) and float32
+elsewhere. Asking for ``"bf16"`` on a CPU without native bf16 works, but warns once: there
+bf16 is emulated and was measured 5.3x slower than float32 at the book's CPU scale (README "Speed").
+The two precisions give the same results within run-to-run noise (the introduction's paired
+comparison), not bit for bit.
+"""
+import functools
+import warnings
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16():
+    """True when this CPU computes bf16 natively (AVX512_BF16 or AMX tiles)."""
+    cpu = getattr(torch._C, "_cpu", None)
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        if cpu is not None and hasattr(cpu, probe) and getattr(cpu, probe)():
+            return True
+    try:   # fallback for builds without the probes: the kernel's CPU flags
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def native_bf16(device):
+    """True when ``device`` computes bf16 natively."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
+def cpu_capability():
+    """The CPU's vector capability as torch reports it (e.g. 'AVX2', 'AVX512'), plus ' +bf16' when native."""
+    return torch.backends.cpu.get_cpu_capability() + (" +bf16" if cpu_has_native_bf16() else "")
+
+
+_WARNED = set()
+
+
+def resolve_precision(precision, device):
+    """'fp32' or 'bf16' for a RunConfig's ``precision`` on ``device``; warns once per device type
+    when bf16 is asked for where it is emulated."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not allowed; choose one of {list(PRECISIONS)}")
+    native = native_bf16(device)
+    if precision == "auto":
+        return "bf16" if native else "fp32"
+    if precision == "bf16" and not native and torch.device(device).type not in _WARNED:
+        _WARNED.add(torch.device(device).type)
+        warnings.warn(f"precision='bf16' on {torch.device(device).type} without native bfloat16 "
+                      f"({cpu_capability()}): it is emulated, measured about 5x slower than float32 at "
+                      "the book's CPU scale; precision='auto' picks float32 here", stacklevel=2)
+    return precision
