@@ -312,6 +312,17 @@ CPU_PRESETS = (
     _cpu("cpu-ablations", "CPU scale: Figure 4 proxy, every ablation point", "book/ablations.ipynb",
          [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["ablation_seeds"],
          [_changes(cfg) for cfg in figure4_points(_CPU_BASE, CPU_GRIDS).values()]),
+    _cpu("cpu-validation", "CPU scale: each method's consistency weight, read from validation error",
+         "book/results_tables.ipynb", [CPU_SCALE["n_labels"]], CPU_GRIDS["validation_methods"],
+         CPU_GRIDS["validation_seeds"],
+         [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["n_val"]))
+          for w in CPU_GRIDS["validation_weights"]]),
+    _cpu("cpu-ladder", "CPU scale: Mean Teacher's EMA rungs of the ladder (decay 0, the paper's schedule)",
+         "book/mean_teacher.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["seeds"],
+         CPU_GRIDS["ladder_ema"]),
+    _cpu("cpu-longer", "CPU scale at 3x the steps: EMA decay 0 against the paper's schedule",
+         "book/mean_teacher.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["longer_seeds"],
+         [(name, {**changes, **CPU_GRIDS["longer"]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
 )
 
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
