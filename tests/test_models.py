@@ -140,6 +140,48 @@ def test_resnet_full_size_structure():
     convs = [c for c in m.modules() if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3)]
     assert len(convs) == 1 + 12 * 4  # stem + 2 branches x 2 convs per block (26 layers counts one branch)
     assert m.fc1.in_features == 384
+    # BN: 4 per block (2 per branch) + the 3 shortcuts that change shape (1x1 conv into stage 1,
+    # shift_conv into stages 2 and 3); none on the stem
+    assert sum(isinstance(b, nn.BatchNorm2d) for b in m.modules()) == 12 * 4 + 3
+
+
+def test_resnet_stem_is_a_bare_conv_as_the_authors_cifar_shakeshake26():
+    """The reference (pytorch/mean_teacher/architectures.py, ResNet32x32): conv1 3->16, no BN, no ReLU."""
+    m = ResNet26ShakeShake()
+    assert isinstance(m.stem, nn.Conv2d) and not list(m.stem.children())
+    assert (m.stem.in_channels, m.stem.out_channels, m.stem.kernel_size, m.stem.bias) == (3, 16, (3, 3), None)
+    x = _x(2)
+    assert torch.equal(m.stem(x), nn.functional.conv2d(x, m.stem.weight, padding=1))
+    first = m.blocks[0]
+    assert isinstance(first.shortcut[0], nn.Conv2d) and first.shortcut[0].kernel_size == (1, 1)   # 16 -> 96
+    assert [type(s).__name__ for s in (m.blocks[4].shortcut, m.blocks[8].shortcut)] == ["ShiftConvDownsample"] * 2
+
+
+def test_resnet_parameter_count_by_hand():
+    """Counted by hand: stem 3*16*9; per branch conv-BN-conv-BN; 1x1 shortcut 16->96 + BN; two grouped
+    1x1 shift convs (192->192, 384->384 in 2 groups) + BN; two heads 384*10 + 10."""
+    def branch(cin, cout):
+        return cin * cout * 9 + 2 * cout + cout * cout * 9 + 2 * cout
+    stem = 3 * 16 * 9
+    stage1 = 2 * branch(16, 96) + (16 * 96 + 2 * 96) + 3 * 2 * branch(96, 96)
+    stage2 = 2 * branch(96, 192) + (192 * 96 + 2 * 192) + 3 * 2 * branch(192, 192)
+    stage3 = 2 * branch(192, 384) + (384 * 192 + 2 * 384) + 3 * 2 * branch(384, 384)
+    heads = 2 * (384 * 10 + 10)
+    assert stem + stage1 + stage2 + stage3 + heads == 26_196_740
+    assert count_parameters(ResNet26ShakeShake()) == 26_196_740
+    assert count_parameters(ResNet26ShakeShake(two_heads=False)) == 26_196_740 - 3850
+
+
+def test_resnet_pools_the_last_block_without_a_relu():
+    """Eval logits = fc1(mean over H, W of blocks(stem(x))): no ReLU between the last block and the pool,
+    so the pooled features can be negative (with a ReLU they never would be)."""
+    m = _tiny_resnet().eval()
+    x = _x(4, size=16)
+    with torch.no_grad():
+        feats = m.blocks(m.stem(x)).mean(dim=(2, 3))
+        out1, out2 = m(x)
+    assert torch.allclose(out1, m.fc1(feats), atol=1e-6) and torch.allclose(out2, m.fc2(feats), atol=1e-6)
+    assert (feats < 0).any()
 
 
 def test_resnet_eval_deterministic_train_varies_with_rng():

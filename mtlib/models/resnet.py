@@ -1,16 +1,20 @@
-"""ResNet-26 with Shake-Shake regularisation (Gastaldi 2017), the network of the paper's Table 4 / Sec. 3.5
-(paper-settings.md, "ResNet-26 Shake-Shake"; layout of the authors' ``cifar_shakeshake26``).
+"""ResNet-26 with Shake-Shake regularisation (Gastaldi 2017), the network of the paper's Table 4 / Sec. 3.5,
+laid out as the authors' PyTorch ``cifar_shakeshake26`` (CuriousAI/mean-teacher,
+``pytorch/mean_teacher/architectures.py``; the book's Settings and their sources page, book/settings.md).
 
-Stem conv3x3-16 + BN; 3 stages x ``blocks_per_stage`` shake-shake blocks of widths 96 / 192 / 384
-(stride 2 at the start of stages 2 and 3); ReLU, global average pool (as in Gastaldi's network); one or two dense heads.
+Stem: one conv3x3-16, with no batch norm and no ReLU after it (as the reference's ``ResNet32x32``);
+3 stages x ``blocks_per_stage`` shake-shake blocks of widths 96 / 192 / 384 (stride 2 at the start of
+stages 2 and 3); global average pool straight after the last block (no ReLU before it, as the
+reference); one or two dense heads.
 Each block has two residual branches ReLU-conv3x3-BN-ReLU-conv3x3-BN, mixed as
 alpha * a + (1 - alpha) * b with a per-image alpha ~ U(0, 1) in the forward pass and an independent
 per-image beta ~ U(0, 1) replacing alpha in the backward pass ("shake-shake-image"); eval uses 0.5 for both.
 
 Shortcuts: identity when shape is kept; where the channel count changes at stride 1 (stem -> stage 1),
-1x1 conv + BN; at stride 2 the usual shake-shake downsampling as in the authors' code ("shift_conv"):
+1x1 conv + BN; at stride 2 the shake-shake downsampling of the authors' code ("shift_conv"):
 concatenate x[:, :, 0::2, 0::2] and the one-pixel-shifted x[:, :, 1::2, 1::2], ReLU, a grouped
-(2 groups) 1x1 conv, BN. (The authors' stem has no BN; this one has, as the brief asks.)
+(2 groups) 1x1 conv, BN. (The reference's grouped conv also has a bias; batch norm right after it
+removes any per-channel constant, so it is left out here.)
 Random coefficients come from torch's global RNG (``torch.manual_seed``).
 """
 import torch
@@ -102,7 +106,7 @@ class ResNet26ShakeShake(nn.Module):
                 or any(isinstance(w, bool) or not isinstance(w, int) or w < 2 or w % 2 for w in widths)):
             raise ValueError(f"widths={widths!r} is not allowed; give 3 even integers >= 2, e.g. (96, 192, 384)")
         self.num_classes, self.widths, self.two_heads = num_classes, widths, bool(two_heads)
-        self.stem = nn.Sequential(_conv3x3(in_channels, stem_channels), nn.BatchNorm2d(stem_channels))
+        self.stem = _conv3x3(in_channels, stem_channels)   # the reference: no BN, no ReLU on the stem
         blocks, cin = [], stem_channels
         for stage, cout in enumerate(widths):
             for i in range(blocks_per_stage):
@@ -118,7 +122,7 @@ class ResNet26ShakeShake(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x):
-        h = F.relu(self.blocks(self.stem(x)))
+        h = self.blocks(self.stem(x))          # the reference pools the last block's sum directly (no ReLU)
         h = torch.flatten(self.pool(h), 1)
         if self.two_heads:
             return self.fc1(h), self.fc2(h)
