@@ -11,7 +11,7 @@ from typing import List, Optional
 from mtlib.checks import check_choice, is_int, is_number
 from mtlib.data.datasets import DATASETS
 from mtlib.data.normalize import NORMALIZATIONS
-from mtlib.models import CONFIG_ARCHS as ARCHS
+from mtlib.models import CONFIG_ARCHS as ARCHS, CONVNET_NORMS
 from mtlib.training.ema import check_decay
 from mtlib.training.losses import CONSISTENCY_COSTS, LOGIT_DISTANCE_CLASSES
 from mtlib.training.methods import METHOD_CLASSES
@@ -24,12 +24,14 @@ METHODS = tuple(METHOD_CLASSES)
 CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": OPTIMIZERS,
            "normalization": NORMALIZATIONS, "consistency": CONSISTENCY_COSTS,
            "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES,
-           "logit_distance_classes": LOGIT_DISTANCE_CLASSES, "precision": PRECISIONS}
+           "logit_distance_classes": LOGIT_DISTANCE_CLASSES, "precision": PRECISIONS,
+           "convnet_norm": CONVNET_NORMS}
 
 
 @dataclass
 class RunConfig:
-    """Defaults follow the paper's CIFAR-10 ConvNet protocol (paper-settings.md) except ``steps``."""
+    """Defaults follow the paper's CIFAR-10 ConvNet protocol (the book's settings page) except ``steps``
+    and ``convnet_norm`` (the paper presets set the authors' "weightnorm")."""
 
     # what to run
     method: str = "mean_teacher"
@@ -48,6 +50,7 @@ class RunConfig:
     # model
     arch: str = "convnet13"
     width: float = 1.0                       # ConvNet-13 width multiplier (1 = 128/256/512)
+    convnet_norm: str = "batchnorm"          # ConvNet-13: batchnorm | weightnorm (the authors'; paper presets)
     dropout: float = 0.5
     two_heads: bool = False                  # dual output (Fig. 4e)
     teacher_dropout: bool = True             # dropout in the teacher's forward pass too (Fig. 4b)

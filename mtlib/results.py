@@ -75,7 +75,7 @@ def load_result(path):
 
 
 # parameters added after results files existed: at these values they leave a run's identity as it was
-LATER_DEFAULTS = {}
+LATER_DEFAULTS = {"convnet_norm": "batchnorm"}
 
 
 def identity(config):

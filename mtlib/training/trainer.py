@@ -22,6 +22,7 @@ from mtlib.data import load_data
 from mtlib.training.evaluation import evaluate
 from mtlib.training.methods import make_method
 from mtlib.models import build_model
+from mtlib.models.weight_norm import data_dependent_init, has_weight_norm
 from mtlib.data.noise import Augment
 from mtlib.training.precision import resolve_precision
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
@@ -56,13 +57,15 @@ class Trainer:
         self.data = data if data is not None else load_data(cfg)
         torch.manual_seed(cfg.seed)
         self.student = self._build_student().to(self.device)
+        augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
+        if has_weight_norm(self.student):
+            self._data_dependent_init(augment)
         self.ema = ema_lib.make_teacher(self.student)
         if cfg.channels_last:       # speed knob (CPU and GPU): NHWC memory format for the convolutions
             self.student.to(memory_format=torch.channels_last)
             self.ema.to(memory_format=torch.channels_last)
         self.noise_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.batch_gen = torch.Generator().manual_seed(cfg.seed + 2)
-        augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
         self.method = make_method(cfg.method, self._wrap_student(self.student),
                                   torch.compile(self.ema) if cfg.compile else self.ema, cfg, augment,
                                   self.noise_gen, len(self.data.train_labels), self.data.num_classes)
@@ -80,6 +83,15 @@ class Trainer:
     def _build_student(self):
         """The student network (a hook: mtlib.reproduce.distributed swaps in synchronised batch norm)."""
         return build_model(self.cfg, num_classes=self.data.num_classes)
+
+    def _data_dependent_init(self, augment):
+        """Weight-normalised networks: g and b from one noisy batch of training images, before the
+        teacher is copied (the authors' TF code runs its init tower on the first batch; here the
+        batch is drawn with its own generator, so the training streams are those of any other run)."""
+        gen = torch.Generator().manual_seed(self.cfg.seed + 3)
+        index = torch.randperm(len(self.data.train_labels), generator=gen)[:self.cfg.batch_size]
+        x = self.data.train_x[index].to(self.device)
+        data_dependent_init(self.student, augment(x, torch.Generator(device=self.device).manual_seed(self.cfg.seed + 3)))
 
     def _wrap_student(self, student):
         """What the method calls as the student (a hook: distributed wraps it in DDP)."""
