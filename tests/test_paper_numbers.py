@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mtlib.book import paper
+from mtlib.book import paper, tables
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
@@ -117,6 +117,34 @@ def test_paper_error_reads_the_papers_row_for_each_method(dataset, table, method
         assert paper.paper_error(dataset, method, n_labels) == value
     assert paper.paper_error(dataset, method, 123) is None
     assert paper.paper_error("imagenet", method, 4000) is None
+
+
+# ---- the column headings the book prints over the paper's tables -----------------------------------
+# As the paper heads its columns: Tables 1 and 2 by label count (the all-labels column by the training
+# set's size, which is then also the label count); Table 3 by "500 labels" over the number of training
+# images (73,257 SVHN images plus 0, 100,000 or 500,000 extra), never "73257 labels".
+PAPER_HEADINGS = {
+    "Table 1": (paper.TABLE1_SVHN, ["250 labels", "500 labels", "1000 labels", "73257 labels"]),
+    "Table 2": (paper.TABLE2_CIFAR10, ["1000 labels", "2000 labels", "4000 labels", "50000 labels"]),
+    "Table 3": (paper.TABLE3_SVHN_EXTRA, ["500 labels, 73257 images", "500 labels, 173257 images",
+                                          "500 labels, 573257 images"]),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_HEADINGS)
+def test_paper_frame_heads_columns_as_the_paper(name):
+    table, headings = PAPER_HEADINGS[name]
+    assert list(tables.paper_frame(table).columns) == headings
+    assert [paper.column_heading(table, n) for n in sorted({n for c in table.values() for n in c})] == headings
+
+
+def test_table3_every_column_has_500_labels():
+    frame = tables.paper_frame(paper.TABLE3_SVHN_EXTRA)
+    assert all(h.startswith(f"{paper.TABLE3_LABELS} labels, ") for h in frame.columns)
+    assert paper.TABLE3_LABELS == 500
+    for images, heading in zip(sorted(PAPER_TABLE3_SVHN_EXTRA["Mean Teacher"]), frame.columns):
+        assert heading == f"500 labels, {images} images"
+        assert frame.loc["Mean Teacher", heading] == tables.fmt(*PAPER_TABLE3_SVHN_EXTRA["Mean Teacher"][images])
 
 
 # ---- numbers the book's prose quotes from the paper --------------------------------------------------

@@ -37,6 +37,15 @@ TABLE3_SVHN_EXTRA = {
     "Pi model": {73257: (6.83, 0.66), 173257: (4.49, 0.27), 573257: (3.26, 0.14)},
     "Mean Teacher": {73257: (4.18, 0.27), 173257: (3.02, 0.16), 573257: (2.46, 0.06)},
 }
+TABLE3_LABELS = 500   # every column of Table 3 has 500 labels; its keys count training images
+
+
+def column_heading(table, key):
+    """The heading over the column ``key`` of one of the tables above, as the paper prints it:
+    Table 3's keys are training images (each column with ``TABLE3_LABELS`` labels), the others' label counts."""
+    if table is TABLE3_SVHN_EXTRA:
+        return f"{TABLE3_LABELS} labels, {key} images"
+    return f"{key} labels"
 
 # Table 4: CIFAR-10 4000 labels (10 runs) and ImageNet 2012 with 10 % of the labels
 TABLE4_CIFAR10_4000 = {

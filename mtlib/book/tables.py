@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mtlib.book.paper import paper_error
+from mtlib.book.paper import column_heading, paper_error
 from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
 from mtlib.results import load_result
 
@@ -83,14 +83,16 @@ def results_table(results_dir, dataset, methods, label_counts, ours_label, metri
 def paper_frame(table, column="paper"):
     """One of mtlib.book.paper's tables as a DataFrame of "mean ± std" strings, "—" where it has no number.
 
-    ``table`` maps row name -> {label count: (mean, std)} (Tables 1-3; columns sorted by label
-    count) or row name -> (mean, std) (Table 4: one column named ``column``)."""
+    ``table`` maps row name -> {column key: (mean, std)} (Tables 1-3; columns sorted by key, headed
+    as the paper heads them, ``mtlib.book.paper.column_heading``: label counts, or for Table 3 "500 labels,
+    N images") or row name -> (mean, std) (Table 4: one column named ``column``)."""
     if all(isinstance(cells, tuple) for cells in table.values()):
         return pd.DataFrame({column: {name: fmt(*v) for name, v in table.items()}})
     counts = sorted({n for cells in table.values() for n in cells})
-    lines = {name: {f"{n} labels": fmt(*cells[n]) if n in cells else "—" for n in counts}
+    headings = [column_heading(table, n) for n in counts]
+    lines = {name: {h: fmt(*cells[n]) if n in cells else "—" for n, h in zip(counts, headings)}
              for name, cells in table.items()}
-    return pd.DataFrame.from_dict(lines, orient="index")[[f"{n} labels" for n in counts]]
+    return pd.DataFrame.from_dict(lines, orient="index")[headings]
 
 
 def rank_methods(rows):
