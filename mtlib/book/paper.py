@@ -3,7 +3,8 @@
 Error rate percentages, (mean, std) or (value, None) where the paper gives no spread. Keys:
 label counts. Rows marked "[13]" are Laine & Aila's numbers as the paper quotes them.
 Note: the paper quotes Temporal Ensembling on CIFAR-10 4000 as 12.16 +- 0.31; Laine & Aila's own
-paper says 12.16 +- 0.24 (paper-settings.md).
+paper says 12.16 +- 0.24 (Laine & Aila 2017, Table 2; the book's Settings and their sources page,
+book/settings.md).
 """
 
 from mtlib.book.style import PAPER_ROWS

@@ -1,4 +1,4 @@
-"""Infinite, seeded streams of index batches (paper-settings.md, "batches").
+"""Infinite, seeded streams of index batches (the book's Settings and their sources page, book/settings.md).
 
 Two schemes:
 

@@ -1,5 +1,6 @@
-"""Input normalisation (paper-settings.md): SVHN per-image standardisation; CIFAR-10 global
-contrast normalisation (scale 55) then ZCA whitening (filter bias 0.1), fitted on training images.
+"""Input normalisation (the book's Settings and their sources page, book/settings.md): SVHN
+per-image standardisation; CIFAR-10 global contrast normalisation (scale 55) then ZCA whitening
+(filter bias 0.1), fitted on training images.
 
 Every normaliser maps uint8 (N, C, H, W) images to float32 of the same shape.
 """

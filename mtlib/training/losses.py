@@ -22,9 +22,10 @@ def _reduce(per_image, reduction):
 def classification_cost(logits, labels, over="batch"):
     """Cross-entropy of the labeled images (``NO_LABEL`` = -1 is skipped), summed and divided by
     the WHOLE batch size (``over="batch"``): the convention of all three reference codebases
-    (paper-settings.md), which the consistency weights of the paper assume. ``over="labeled"``
-    averages over the labeled images only, a common pitfall: relative to the consistency cost it
-    makes the classification term batch / labeled-in-batch times stronger.
+    (the book's Settings and their sources page, book/settings.md), which the consistency weights of
+    the paper assume. ``over="labeled"`` averages over the labeled images only, a common pitfall:
+    relative to the consistency cost it makes the classification term batch / labeled-in-batch times
+    stronger.
     A batch with no labeled image costs 0 (with a gradient of 0), not NaN; nothing syncs with the host.
     """
     per_image = F.cross_entropy(logits, labels.clamp(min=0), reduction="none")
@@ -56,7 +57,8 @@ def tau_consistency(student_logits, target_logits, tau, reduction="mean"):
 
     tau = 0 is :func:`softmax_mse`. For 0 < tau <= 1 both softmaxes are mixed with the uniform
     distribution, p~ = tau p + (1 - tau) / N, and the cost is KL(target p~ || student p~)
-    times 2 (1 - 1/N) / N^2 / tau^2 (paper-settings.md); tau = 1 is the scaled KL divergence.
+    times 2 (1 - 1/N) / N^2 / tau^2 (the authors' TF ``model.py`` 491-554; the book's Settings and their
+    sources page, book/settings.md); tau = 1 is the scaled KL divergence.
     """
     if not 0.0 <= tau <= 1.0:
         raise ValueError(f"consistency_tau={tau} is outside [0, 1]; 0 is MSE, 1 is KL")
