@@ -26,7 +26,7 @@ def shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, max_shift: int) -
     """Move image b by ``dy[b]`` rows down and ``dx[b]`` columns right, filling by reflection.
 
     ``out[b, :, i, j] = reflect(x)[b, :, i - dy[b], j - dx[b]]`` with |dy|, |dx| <= max_shift.
-    One gather on the reflect-padded batch, no loop over images.
+    One ``torch.gather`` along the flattened pixels of the reflect-padded batch, no loop over images.
     """
     _check_batch(x)
     k = max_shift
@@ -40,12 +40,11 @@ def shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, max_shift: int) -
     dx = torch.as_tensor(dx, device=x.device).long().reshape(b)
     if dy.abs().max() > k or dx.abs().max() > k:
         raise ValueError(f"shifts must lie in [-max_shift, max_shift] = [{-k}, {k}]")
-    padded = F.pad(x, (k, k, k, k), mode="reflect")
+    padded = F.pad(x, (k, k, k, k), mode="reflect").flatten(2)                # (B, C, (H+2k)(W+2k))
     rows = (k - dy)[:, None] + torch.arange(h, device=x.device)[None, :]       # (B, H)
     cols = (k - dx)[:, None] + torch.arange(w, device=x.device)[None, :]       # (B, W)
-    bidx = torch.arange(b, device=x.device)[:, None, None]
-    out = padded[bidx, :, rows[:, :, None], cols[:, None, :]]                  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2).contiguous()
+    pixel = (rows[:, :, None] * (w + 2 * k) + cols[:, None, :]).reshape(b, 1, h * w)
+    return torch.gather(padded, 2, pixel.expand(b, c, h * w)).reshape(b, c, h, w)
 
 
 def translate(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:

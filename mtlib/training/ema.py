@@ -27,17 +27,27 @@ def make_teacher(student):
     return teacher
 
 
-@torch.no_grad()
-def ema_update(teacher, student, alpha, buffers=True):
-    """In place: every teacher parameter (and, with ``buffers``, float buffer) becomes
-    alpha * teacher + (1 - alpha) * student (Sec. 2); integer buffers are copied."""
-    pairs = list(zip(teacher.parameters(), student.parameters()))
-    if buffers:
-        pairs += [(t, s) for t, s in zip(teacher.buffers(), student.buffers()) if t.dtype.is_floating_point]
-    for t, s in zip(teacher.buffers(), student.buffers()):
-        if not t.dtype.is_floating_point:
+class EMAUpdate:
+    """``update(alpha)``: every teacher parameter (and, with ``buffers``, float buffer) becomes
+    alpha * teacher + (1 - alpha) * student (Sec. 2); integer buffers are copied. The tensor lists
+    are collected once (the trainer calls this every step; in-place loads keep the same tensors)."""
+
+    def __init__(self, teacher, student, buffers=True):
+        pairs = list(zip(teacher.parameters(), student.parameters()))
+        if buffers:
+            pairs += [(t, s) for t, s in zip(teacher.buffers(), student.buffers()) if t.dtype.is_floating_point]
+        self.targets, self.sources = [t for t, _ in pairs], [s.detach() for _, s in pairs]
+        self.copies = [(t, s) for t, s in zip(teacher.buffers(), student.buffers()) if not t.dtype.is_floating_point]
+
+    @torch.no_grad()
+    def update(self, alpha):
+        for t, s in self.copies:
             t.copy_(s)
-    if pairs:
-        targets, sources = [t for t, _ in pairs], [s.detach() for _, s in pairs]
-        torch._foreach_mul_(targets, alpha)
-        torch._foreach_add_(targets, sources, alpha=1.0 - alpha)
+        if self.targets:
+            torch._foreach_mul_(self.targets, alpha)
+            torch._foreach_add_(self.targets, self.sources, alpha=1.0 - alpha)
+
+
+def ema_update(teacher, student, alpha, buffers=True):
+    """One EMA step of ``teacher`` towards ``student`` (see :class:`EMAUpdate`)."""
+    EMAUpdate(teacher, student, buffers).update(alpha)

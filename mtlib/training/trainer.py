@@ -70,6 +70,7 @@ class Trainer:
                                   torch.compile(self.ema) if cfg.compile else self.ema, cfg, augment,
                                   self.noise_gen, len(self.data.train_labels), self.data.num_classes)
         self.optimizer = make_optimizer(self.student.parameters(), cfg)
+        self.ema_step = ema_lib.EMAUpdate(self.ema, self.student, buffers=not self.method.teacher_keeps_own_statistics)
         self.batches = self._make_batches()
         self.train_x = self.data.train_x.to(self.device)
         self.train_y = self.data.train_y_masked.to(self.device)
@@ -163,7 +164,7 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         decay = schedules.ema_decay(step, cfg.ema_schedule, cfg.ema_decay, cfg.rampup_steps, cfg.ema_decay_rampup)
-        ema_lib.ema_update(self.ema, self.student, decay, buffers=not self.method.teacher_keeps_own_statistics)
+        self.ema_step.update(decay)
         self.method.after_step(step)
         bad = ~torch.isfinite(loss.detach()) & (self._first_bad < 0)
         self._first_bad = torch.where(bad, torch.full_like(self._first_bad, step), self._first_bad)
