@@ -22,6 +22,9 @@ class Method:
     # True when the EMA model runs training-mode forward passes of its own (Mean Teacher's teacher):
     # its batch-norm statistics are then its own, as in the authors' code, not averaged (ema.py)
     teacher_keeps_own_statistics = False
+    # the model whose error a table reports for this method: the EMA of the weights (the paper
+    # evaluates EMA weights for all its models, Table 1) or the raw network ("student")
+    reported_model = "ema"
 
     def __init__(self, student, ema, cfg, augment, generator, n_train, num_classes):
         self.student, self.ema, self.cfg = student, ema, cfg

@@ -26,6 +26,7 @@ def update_ensemble(ensemble, outputs, alpha, epochs):
 
 class TemporalEnsembling(Method):
     name = "temporal_ensembling"
+    reported_model = "student"     # Laine & Aila evaluate the raw network
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,0 +1,67 @@
+"""Choosing on validation error (mtlib.book.validation) and the target ladder (mtlib.book.ladder)."""
+from types import SimpleNamespace
+
+import pytest
+
+from mtlib.book import ladder, validation
+from mtlib.book.chapter import chapter_config
+
+
+def run(method, weight, seed, val, test=50.0, n_val=1000, student_val=None):
+    final = {"ema_val_error": val, "student_val_error": val if student_val is None else student_val,
+             "ema_test_error": test, "student_test_error": test}
+    return SimpleNamespace(config=dict(method=method, consistency_weight=weight, seed=seed, n_val=n_val), final=final)
+
+
+def test_each_method_gets_the_weight_with_the_lowest_mean_validation_error():
+    runs = []
+    for seed in (0, 1):
+        runs += [run("pi", 1.0, seed, 30 + seed), run("pi", 3.0, seed, 28 + 4 * seed), run("pi", 10.0, seed, 29.0)]
+        # test error would pick 1 for Mean Teacher; validation picks 10 (the test set only reports)
+        runs += [run("mean_teacher", 1.0, seed, 27.0, test=10.0), run("mean_teacher", 10.0, seed, 26.0, test=40.0)]
+        # Temporal Ensembling is read from its raw network: EMA says 1, the student says 3
+        runs += [run("temporal_ensembling", 1.0, seed, 20.0, student_val=31.0),
+                 run("temporal_ensembling", 3.0, seed, 25.0, student_val=30.0)]
+    # pi: means 30.5 / 30.0 / 29.0 -> 10
+    assert validation.choose_weights(runs) == {"pi": 10.0, "mean_teacher": 10.0, "temporal_ensembling": 3.0}
+    table = validation.validation_table(runs)
+    assert table.loc["Π model", "weight 10"].endswith("*") and not table.loc["Π model", "weight 3"].endswith("*")
+    assert table.loc["Π model", "weight 3"].startswith("30.00 ±")
+
+
+def test_ties_go_to_the_smaller_weight_and_unequal_budgets_or_missing_validation_are_refused():
+    runs = [run("pi", w, s, 25.0) for w in (3.0, 1.0) for s in (0, 1)]
+    assert validation.choose_weights(runs) == {"pi": 1.0}
+    with pytest.raises(ValueError, match="different seeds"):
+        validation.choose_weights(runs + [run("pi", 10.0, 0, 20.0)])
+    with pytest.raises(ValueError, match="n_val=0"):
+        validation.choose_weights([run("pi", 1.0, 0, 20.0, n_val=0)])
+
+
+def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(monkeypatch):
+    asked = []
+
+    def fake_run_grid(configs, results_dir):
+        asked.extend(configs)
+        out = []
+        for c in configs:     # each rung 1 point better than the one below; EMA 0.5 below the student
+            level = [r for r, (_, ch) in enumerate(ladder.rungs())
+                     if all(getattr(c, k) == v for k, v in ch.items())][-1]
+            student = 30.0 - level + 0.1 * c.seed
+            out.append(SimpleNamespace(config=c.to_dict(), final={"student_test_error": student,
+                                                                  "ema_test_error": student - 0.5}))
+        return out
+
+    monkeypatch.setattr(ladder, "run_grid", fake_run_grid)
+    base = chapter_config({}, method="mean_teacher")
+    runs = ladder.ladder_runs(base, [0, 1, 2], "unused")
+    assert list(runs) == [name for name, _ in ladder.rungs()] and len(asked) == 5 * 3
+    methods = [rs[0].config["method"] for rs in runs.values()]
+    assert methods == ["supervised", "pi", "mean_teacher", "mean_teacher", "mean_teacher"]
+    decays = [(rs[0].config["ema_decay"], rs[0].config["ema_schedule"]) for rs in list(runs.values())[2:]]
+    assert decays == [(0.0, "constant"), (0.99, "constant"), (0.999, "rampup_switch")]
+    assert all(rs[0].config["consistency_weight"] == base.consistency_weight for rs in runs.values())
+    steps = ladder.step_comparisons(runs)
+    assert [round(c.mean, 6) for c in steps] == [-1.0] * 4 and all(c.n == 3 for c in steps)
+    gaps = ladder.averaging_gaps(runs)
+    assert all(round(g.mean, 6) == -0.5 and g.a_lower for g in gaps)
