@@ -1,4 +1,5 @@
-"""The paper's input noise on whole batches (Sec. 3, paper-settings.md): random translation with
+"""The paper's input noise on whole batches (Sec. 3; the book's Settings and their sources page,
+book/settings.md): random translation with
 reflect padding, horizontal flip, Gaussian input noise. Works on (B, C, H, W) float tensors on
 their own device; every draw comes from the ``generator`` argument, so student and teacher,
 calling :class:`Augment` separately, get independent noise.
@@ -75,7 +76,8 @@ def gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) ->
 class Augment:
     """Translate (px), optional horizontal flip, then Gaussian noise: ``aug(x, generator)``.
 
-    Defaults are the SVHN ConvNet's (paper-settings.md); CIFAR-10 adds ``flip=True``, the
+    Defaults are the SVHN ConvNet's (the book's Settings and their sources page, book/settings.md);
+    CIFAR-10 adds ``flip=True``, the
     ResNet uses ``translate=4, flip=True, input_noise=0``.
     """
 
