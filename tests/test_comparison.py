@@ -43,3 +43,26 @@ def test_every_method_has_one_style():
     assert set(style.STYLES) == set(METHOD_CLASSES)
     assert comparison.NAMES is style.NAMES and plots.METHOD_LABELS is style.NAMES
     assert all(row in paper.TABLE2_CIFAR10 for row in paper.METHOD_ROWS.values())
+
+
+def test_normalisation_comparison_pairs_each_method_across_norms_and_against_supervised(monkeypatch):
+    from types import SimpleNamespace
+
+    from mtlib.book import comparison
+    from mtlib.book.chapter import chapter_config
+
+    def fake_run_grid(configs, results_dir, retrain=False):
+        # weight norm 2 points lower for every method; Mean Teacher 3 below supervised-only
+        return [SimpleNamespace(config=c.to_dict(), final={"ema_test_error": 30.0 + 0.1 * c.seed
+                                - 2.0 * (c.convnet_norm == "weightnorm") - 3.0 * (c.method == "mean_teacher")})
+                for c in configs]
+
+    monkeypatch.setattr(comparison, "run_grid", fake_run_grid)
+    runs = comparison.normalisation_runs(chapter_config({}), ["supervised", "mean_teacher"], [0, 1, 2], "unused")
+    assert set(runs) == {"batchnorm", "weightnorm"}
+    assert {r.config["convnet_norm"] for r in runs["weightnorm"]["mean_teacher"]} == {"weightnorm"}
+    got = {(c.a, c.b): round(c.mean, 6) for c in comparison.normalisation_comparisons(runs)}
+    assert got == {("Supervised-only, weight norm + mean-only BN", "Supervised-only, batch norm"): -2.0,
+                   ("Mean Teacher, weight norm + mean-only BN", "Mean Teacher, batch norm"): -2.0,
+                   ("Mean Teacher, batch norm", "Supervised-only, batch norm"): -3.0,
+                   ("Mean Teacher, weight norm + mean-only BN", "Supervised-only, weight norm + mean-only BN"): -3.0}

@@ -12,7 +12,9 @@ from mtlib.config import RunConfig
 from mtlib.book.paper import paper_error
 from mtlib.book.plots import plot_curves
 from mtlib.book.style import NAMES
+from mtlib.book import stats
 from mtlib.book.tables import fmt, mean_std
+from mtlib.models import CONVNET_NORMS
 from mtlib.runs import grid, run_grid
 
 MODELS = {"student": "student", "ema": "EMA"}
@@ -55,3 +57,24 @@ def curves_and_table(runs, method, scale, seeds):
     plt.show()
     print(scale)
     return final_error_table(runs, "ours")
+
+
+NORM_NAMES = {"batchnorm": "batch norm", "weightnorm": "weight norm + mean-only BN"}
+
+
+def normalisation_runs(base, methods, seeds, results_dir):
+    """{norm: {method: [RunResult per seed]}}: ``base`` with each ConvNet-13 normalisation."""
+    return {norm: run_methods(base.replace(convnet_norm=norm), methods, seeds, results_dir) for norm in CONVNET_NORMS}
+
+
+def normalisation_comparisons(runs, metric="ema_test_error"):
+    """Paired comparisons: the authors' normalisation against batch norm for each method, then each
+    non-supervised method against supervised-only under each normalisation."""
+    wn, bn = runs["weightnorm"], runs["batchnorm"]
+    out = [stats.compare(wn[m], bn[m], f"{NAMES[m]}, {NORM_NAMES['weightnorm']}", f"{NAMES[m]}, {NORM_NAMES['batchnorm']}",
+                         metric) for m in wn]
+    for norm, by_method in runs.items():
+        out += [stats.compare(by_method[m], by_method["supervised"], f"{NAMES[m]}, {NORM_NAMES[norm]}",
+                              f"{NAMES['supervised']}, {NORM_NAMES[norm]}", metric)
+                for m in by_method if m != "supervised"]
+    return out
