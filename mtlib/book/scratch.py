@@ -13,7 +13,7 @@ from mtlib.scales import CPU_SCALE
 from mtlib.training.trainer import Trainer
 
 # The small problem: CPU_SCALE with these changes. Masked random batches over the whole set and the
-# consistency cost on every image (the paper's CIFAR-10 protocol, App. B); only Gaussian input noise
+# consistency cost on every image (the authors' CIFAR-10 scripts); only Gaussian input noise
 # (no translation or flip), so the loop's noise is one line; a 50-step ramp-up and no ramp-down,
 # with Adam's betas constant (0.9, 0.99); float32 in the usual memory format, so both runs compute
 # alike.
