@@ -3,7 +3,7 @@
 Two schemes:
 
 - :class:`TwoStreamBatches`: every batch holds ``labeled_per_batch`` labeled images and the rest
-  unlabeled (SVHN ConvNet 1 + 99; ResNet-26 31 + 97 per GPU). An epoch is one pass over the
+  unlabeled (SVHN ConvNet 1 + 99; ResNet-26 124 + 388 over 4 GPUs). An epoch is one pass over the
   unlabeled images; the labeled images cycle, reshuffled at each pass.
 - :class:`MaskedBatches`: batches drawn as shuffled epochs over the whole training set (CIFAR-10
   ConvNet, Pi model, Temporal Ensembling); the labels of unlabeled images are hidden by

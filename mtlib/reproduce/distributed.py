@@ -3,7 +3,9 @@
     torchrun --nproc_per_node=4 -m mtlib.reproduce.distributed table4-resnet --seeds 0 --results DIR
 
 Every rank draws the same global batch and takes its slice (labeled[r::W] and unlabeled[r::W], so
-ranks hold equal labeled counts: the authors' ResNet ran 4 GPUs x 31 + 97). DDP averages gradients,
+ranks hold equal labeled counts; the authors' ResNet instead split its 512 = 124 labeled + 388 unlabeled
+images into 4 contiguous groups of 128 with nn.DataParallel, unlabeled first, so three GPUs held only
+unlabeled images; the settings page states it). DDP averages gradients,
 which with equal slices is the global batch's gradient (with masked batches, ranks' labeled means
 weigh equally). Batch norm is synchronised over the global batch (SyncBatchNorm on CUDA,
 :class:`GlobalBatchNorm2d` on CPU), so BN buffers and the EMA teacher, updated on every rank from
