@@ -179,3 +179,81 @@ def test_plot_figure1_draws_every_panel_and_a_legend():
     assert figure_png(fig)[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="results"):
         toy.plot_figure1([])
+
+
+# ---- results files (fit_or_load): the chapter loads its panels instead of training them -------------
+def _same(r1, r2):
+    for name in ("grid", "student_prob", "teacher_prob", "x_unlabeled", "targets"):
+        a, b = getattr(r1, name), getattr(r2, name)
+        assert (a is None and b is None) or torch.equal(a, b), name
+    for name in ("test_error", "teacher_test_error", "target_error", "boundary", "teacher_boundary",
+                 "labeled_fit", "sigma", "consistency_weight", "ema_decay", "panel", "seed"):
+        assert getattr(r1, name) == getattr(r2, name), name
+    assert torch.equal(r1.data.x_test, r2.data.x_test) and r1.data.best_boundary == r2.data.best_boundary
+
+
+@pytest.mark.parametrize("panel", ["a", "d", "e"])
+def test_fit_or_load_saves_then_loads_the_same_result(panel, tmp_path, monkeypatch):
+    fresh = toy.fit_or_load(panel, seed=1, results_dir=tmp_path, **FAST)
+    files = list(tmp_path.glob("*.json"))
+    assert len(files) == 1 and files[0].name.startswith(f"toy-{panel}-seed1-")
+    monkeypatch.setattr(toy, "fit_panel", lambda *a, **k: pytest.fail("a saved panel must not train again"))
+    loaded = toy.fit_or_load(panel, seed=1, results_dir=tmp_path, **FAST)
+    _same(fresh, loaded)
+    assert loaded.model is None and fresh.model is not None
+
+
+def test_fit_or_load_without_a_folder_trains_and_saves_nothing(tmp_path):
+    r = toy.fit_or_load("b", seed=0, **FAST)
+    assert r.model is not None and not list(tmp_path.iterdir())
+
+
+def test_retrain_overwrites(tmp_path, monkeypatch):
+    toy.fit_or_load("a", seed=0, results_dir=tmp_path, **FAST)
+    calls = []
+    real = toy.fit_panel
+    monkeypatch.setattr(toy, "fit_panel", lambda *a, **k: calls.append(1) or real(*a, **k))
+    toy.fit_or_load("a", seed=0, results_dir=tmp_path, retrain=True, **FAST)
+    assert calls == [1] and len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_panel_key_has_every_parameter_and_one_value_for_10_and_10_0(tmp_path):
+    k = toy.panel_key("e", 3, consistency_weight=10, steps=150)
+    assert k == toy.panel_key("e", 3, consistency_weight=10.0, steps=150.0)
+    assert set(k) == {"panel", "seed", "version", "steps", "sigma", "ema_decay", "n_unlabeled",
+                      "consistency_weight", "large_weight", "n_teacher_noise", "lr", "hidden", "depth"}
+    assert k == toy.panel_key("e", 3, steps=150)   # 10.0 is the default weight
+    paths = {toy.panel_path(tmp_path, toy.panel_key("e", 3, **change)) for change in
+             ({}, {"sigma": 0.3}, {"ema_decay": 0.99}, {"steps": 401})}
+    paths |= {toy.panel_path(tmp_path, toy.panel_key("p", 3)), toy.panel_path(tmp_path, toy.panel_key("e", 4))}
+    assert len(paths) == 6
+    with pytest.raises(ValueError, match="unknown toy parameter"):
+        toy.panel_key("e", 0, learning_rate=0.1)
+
+
+def test_load_refuses_another_version(tmp_path, monkeypatch):
+    toy.fit_or_load("a", seed=0, results_dir=tmp_path, **FAST)
+    path = next(tmp_path.glob("*.json"))
+    monkeypatch.setattr(toy, "TOY_RESULTS_VERSION", toy.TOY_RESULTS_VERSION + 1)
+    with pytest.raises(ValueError, match="version"):
+        toy.load_panel(path)
+
+
+def test_fit_all_through_files_equals_fit_all_and_refits_a_missing_frozen_teacher(tmp_path):
+    plain = toy.fit_all([0], panels=("a", "c", "e"), **FAST)
+    saved = toy.fit_all([0], panels=("a", "c", "e"), results_dir=tmp_path, **FAST)
+    for p in ("a", "c", "e"):
+        _same(plain[0][p], saved[0][p])
+    # (a) on file, (c) missing: (c) refits (a) itself and gets the same frozen teacher
+    next(tmp_path.glob("toy-c-*.json")).unlink()
+    again = toy.fit_all([0], panels=("a", "c"), results_dir=tmp_path, **FAST)
+    assert again[0]["a"].model is None
+    _same(plain[0]["c"], again[0]["c"])
+
+
+def test_sweep_through_files(tmp_path):
+    fits = toy.sweep("ema_decay", [0.0, 0.5], seed=0, results_dir=tmp_path, **FAST)
+    assert [r.ema_decay for r in fits] == [0.0, 0.5] and len(list(tmp_path.glob("toy-e-seed0-*.json"))) == 2
+    loaded = toy.sweep("ema_decay", [0.0, 0.5], seed=0, results_dir=tmp_path, **FAST)
+    for a, b in zip(fits, loaded):
+        _same(a, b)

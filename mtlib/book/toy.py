@@ -27,17 +27,22 @@ Figure 1; (p) and (w) are added so that each change from (c) to (e) can be seen 
   - ``"w"``: as (p) with the consistency weight ``large_weight``: "if too much weight is given to
     the generated targets, the cost of inconsistency outweighs that of misclassification" (Sec. 1).
 
-Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb recomputes and prints
-every number, none is stored here). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
+Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb prints every number, from
+the results files of :func:`fit_or_load` in ``book/results/toy/``, which training at its defaults writes). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
 midpoint 0 is already the best boundary, so there is no bias to confirm (every panel got 0.1-0.4 %
 test error, seeds 0-2). Class 0 at mu0=-0.5, sd0=0.35 and class 1 at mu1=1.0, sd1=0.12 (best
 boundary 0.59) make the labeled-only fit wrong. EMA decay 0.9: the teacher averages over about
 1/(1 - 0.9) = 10 steps of a 400-step run; with 0.97 and 0.99 it lagged behind its student (seeds 0-3:
 mean test error of (e) 1.0 % and 3.1 % against 0.3 % at 0.9), while at 1200 steps 0.97 caught up.
 """
+import base64
 import contextlib
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -293,26 +298,103 @@ def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, weight, n_teac
     return result
 
 
-def fit_all(seeds, panels=PANELS, **kwargs):
-    """``{seed: {panel: PanelResult}}`` for every seed and panel; ``kwargs`` go to :func:`fit_panel`."""
+def fit_all(seeds, panels=PANELS, results_dir=None, retrain=False, **kwargs):
+    """``{seed: {panel: PanelResult}}`` for every seed and panel; ``kwargs`` go to :func:`fit_panel`.
+    With ``results_dir``, each panel is loaded from its results file when one exists for exactly its
+    parameters (:func:`fit_or_load`), and trained and saved otherwise."""
     out = {}
     for seed in seeds:
         row = {}
         if any(p in panels for p in "acd"):  # panel (a)'s fit is the frozen teacher of (c), (d)
-            row["a"] = fit_panel("a", seed=seed, **kwargs)
+            row["a"] = fit_or_load("a", seed, results_dir, retrain, **kwargs)
         for p in panels:
-            if p != "a":
-                row[p] = fit_panel(p, seed=seed, teacher=row["a"].model if p in "cd" else None, **kwargs)
+            if p != "a":   # a loaded (a) has no model: then (c), (d) refit it, which gives the same teacher
+                row[p] = fit_or_load(p, seed, results_dir, retrain, teacher=row["a"].model if p in "cd" else None,
+                                     **kwargs)
         out[seed] = {p: row[p] for p in panels}
     return out
 
 
-def sweep(knob, values, seed=0, panel="e", **kwargs):
+def sweep(knob, values, seed=0, panel="e", results_dir=None, retrain=False, **kwargs):
     """``[fit_panel(panel, seed, knob=v, **kwargs) for v in values]``: one panel over one knob (the
-    chapter's sliders over ``consistency_weight`` and ``ema_decay``)."""
+    chapter's sliders over ``consistency_weight`` and ``ema_decay``); ``results_dir`` as in :func:`fit_all`."""
     if knob in kwargs:
         raise ValueError(f"{knob}= is swept; leave it out of the other keyword arguments")
-    return [fit_panel(panel, seed=seed, **{knob: v}, **kwargs) for v in values]
+    return [fit_or_load(panel, seed, results_dir, retrain, **{knob: v}, **kwargs) for v in values]
+
+
+# ---- results files: the chapter loads its trained panels instead of training them on every build ----
+TOY_RESULTS_VERSION = 1   # bump when fit_panel's computation changes: older files are then not loaded
+_FIT_DEFAULTS = dict(steps=400, sigma=0.15, ema_decay=0.9, n_unlabeled=100, consistency_weight=10.0,
+                     large_weight=1000.0, n_teacher_noise=16, lr=0.01, hidden=64, depth=2)
+_INTS = ("steps", "n_unlabeled", "n_teacher_noise", "hidden", "depth")
+_TENSORS = ("grid", "student_prob", "teacher_prob", "x_unlabeled", "targets")
+_SCALARS = ("target_error", "test_error", "teacher_test_error", "boundary", "teacher_boundary", "labeled_fit",
+            "sigma", "consistency_weight", "ema_decay")
+
+
+def panel_key(panel, seed, **kwargs):
+    """Everything that decides one panel's result: the panel, the seed, every parameter of
+    :func:`fit_panel` (defaults filled in; 10 and 10.0 are one value) and ``TOY_RESULTS_VERSION``."""
+    check_choice("panel", panel, PANELS)
+    unknown = set(kwargs) - set(_FIT_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown toy parameter(s) {sorted(unknown)}; fit_panel takes {sorted(_FIT_DEFAULTS)}")
+    params = {**_FIT_DEFAULTS, **kwargs}
+    params = {k: int(v) if k in _INTS else float(v) for k, v in params.items()}
+    return {"panel": panel, "seed": int(seed), **params, "version": TOY_RESULTS_VERSION}
+
+
+def panel_path(results_dir, key):
+    """``results_dir/toy-<panel>-seed<seed>-<hash of the key>.json``."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(results_dir) / f"toy-{key['panel']}-seed{key['seed']}-{digest}.json"
+
+
+def _encode(t):
+    """A float32 tensor as base64 of its little-endian bytes (exact, and compact), or None."""
+    return None if t is None else base64.b64encode(t.numpy().astype("<f4").tobytes()).decode("ascii")
+
+
+def _decode(s):
+    return None if s is None else torch.from_numpy(np.frombuffer(base64.b64decode(s), dtype="<f4").copy())
+
+
+def save_panel(result, key, results_dir):
+    """Write one :class:`PanelResult` (all but its model and data, which the key regenerates) to
+    :func:`panel_path`; returns the path."""
+    path = panel_path(results_dir, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"key": key, "torch": torch.__version__,
+              "tensors": {n: _encode(getattr(result, n)) for n in _TENSORS},
+              "scalars": {n: getattr(result, n) for n in _SCALARS}}
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_panel(path):
+    """The :class:`PanelResult` saved at ``path``, with its data regenerated from the key and no model."""
+    record = json.loads(Path(path).read_text())
+    key = record["key"]
+    if key.get("version") != TOY_RESULTS_VERSION:
+        raise ValueError(f"{path}: toy results version {key.get('version')}, not {TOY_RESULTS_VERSION}")
+    return PanelResult(key["panel"], key["seed"], data=make_toy_data(key["seed"], key["n_unlabeled"]),
+                       **{n: _decode(v) for n, v in record["tensors"].items()}, **record["scalars"])
+
+
+def fit_or_load(panel, seed=0, results_dir=None, retrain=False, teacher=None, **kwargs):
+    """:func:`fit_panel`, through a results file in ``results_dir`` keyed by :func:`panel_key`: loaded
+    when it exists (unless ``retrain``), trained and saved otherwise. ``results_dir=None``: always train,
+    save nothing. A loaded result has no ``model``."""
+    if results_dir is None:
+        return fit_panel(panel, seed=seed, teacher=teacher, **kwargs)
+    key = panel_key(panel, seed, **kwargs)
+    path = panel_path(results_dir, key)
+    if path.exists() and not retrain:
+        return load_panel(path)
+    result = fit_panel(panel, seed=seed, teacher=teacher, **kwargs)
+    save_panel(result, key, results_dir)
+    return result
 
 
 METRICS = ("test_error", "teacher_test_error", "target_error", "boundary", "teacher_boundary", "labeled_fit",
