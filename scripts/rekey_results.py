@@ -37,19 +37,22 @@ def main():
     args = ap.parse_args()
     for folder in args.folders:
         old = {path: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
-        # the CPU scale's own (bf16) runs keep the folder; a colliding fp32 twin moves to --collide
+        new, taken = {}, set()
+        # the CPU scale's own (bf16) runs keep the folder; a colliding fp32 twin goes to --collide
         for path in sorted(old, key=lambda p: not old[p]["config"].get("bf16", False)):
             data = rekey(old[path])
             assert data["results_version"] == RESULTS_VERSION, path
-            new = result_path(folder, data["config"])
-            if new != path and new.exists():
-                new = result_path(args.collide, data["config"])
-                new.parent.mkdir(parents=True, exist_ok=True)
-            new.write_text(json.dumps(data, indent=1, sort_keys=True))
-            if new != path:
-                os.remove(path)
-            print(f"{path.name} -> {new}")
-
+            target = result_path(folder, data["config"])
+            if target in taken:
+                target = result_path(args.collide, data["config"])
+            taken.add(target)
+            new[path] = (target, data)
+        for path in old:              # every file is read before any is written
+            os.remove(path)
+        for path, (target, data) in new.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data, indent=1, sort_keys=True))
+            print(f"{path.name} -> {target}")
 
 if __name__ == "__main__":
     main()
