@@ -32,9 +32,12 @@ def test_results_table_reads_files_and_says_not_run_yet(tmp_path):
               fake("pi", 2000, 0, 1.0, image_size=16)):
         r.save(result_path(tmp_path, r.config))
     frame = tables.results_table(tmp_path, "cifar10", ["pi"], [1000, 2000], "ours", image_size=32)
-    assert frame.loc["pi", (1000, "ours")] == "42.00 ± 2.83"
-    assert frame.loc["pi", (2000, "ours")] == "not run yet"
-    assert frame.loc["pi", (2000, "paper (paper scale)")] == "18.02 ± 0.60"
+    assert frame.loc["Π model", (1000, "ours")] == "42.00 ± 2.83"           # the method's name, not its code id
+    assert frame.loc["Π model", (2000, "ours")] == "not run yet"
+    assert frame.loc["Π model", (2000, "paper (paper scale)")] == "18.02 ± 0.60"
+    # no paper column at a label count where the paper reports none of the methods
+    frame = tables.results_table(tmp_path, "cifar10", ["pi"], [100, 2000], "ours", image_size=32)
+    assert list(frame.columns) == [(100, "ours"), (2000, "ours"), (2000, "paper (paper scale)")]
 
 
 def test_paper_frame_tables_1_and_4():

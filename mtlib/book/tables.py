@@ -7,6 +7,7 @@ import pandas as pd
 
 from mtlib.book.paper import column_heading, paper_error
 from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
+from mtlib.book.style import NAMES
 from mtlib.results import load_result
 
 
@@ -43,13 +44,16 @@ def fmt(mean, std):
 
 
 def side_by_side(rows, ours_label, paper_label="paper (paper scale)"):
-    """A DataFrame: one line per method, one column pair per label count (ours | the paper's)."""
-    table = {}
+    """A DataFrame: one line per method (by its name, ``style.NAMES``), one column pair per label
+    count (ours | the paper's); a label count at which the paper reports none of these methods gets
+    no paper column."""
+    table, paper_counts = {}, {row["n_labels"] for row in rows if row["paper_mean"] is not None}
     for row in rows:
-        line = table.setdefault(row["method"], {})
+        line = table.setdefault(NAMES.get(row["method"], row["method"]), {})
         line[(row["n_labels"], ours_label)] = fmt(row["mean"], row["std"])
-        line[(row["n_labels"], paper_label)] = fmt(row["paper_mean"], row["paper_std"]) \
-            if row["paper_mean"] is not None else "—"
+        if row["n_labels"] in paper_counts:
+            line[(row["n_labels"], paper_label)] = fmt(row["paper_mean"], row["paper_std"]) \
+                if row["paper_mean"] is not None else "—"
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["labels", ""])
     return frame.sort_index(axis=1, level=0, sort_remaining=False)
