@@ -12,7 +12,8 @@ from mtlib.config import RunConfig
 from mtlib.scales import CPU_SCALE, SMOKE
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-TRAINING = ["ablations", "mean_teacher", "pi_model", "results_tables", "temporal_ensembling", "training_curves"]
+TRAINING = ["ablations", "mean_teacher", "paper_scale", "pi_model", "results_tables", "temporal_ensembling",
+            "training_curves"]
 
 
 def cells(chapter):

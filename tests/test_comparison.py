@@ -35,6 +35,8 @@ def test_final_error_table_mean_std_and_paper_column():
     paper_col = [c for c in table.columns if c.startswith("paper")][0]
     assert table.loc["Supervised-only", paper_col] == "46.43 ± 1.21"      # Table 2, 1000 labels
     assert table.loc["Temporal Ensembling", paper_col] == "—"              # not reported at 1000
+    runs_100 = {m: [r.__class__(config={**r.config, "n_labels": 100}, final=r.final)] for m, (r, *_) in runs.items()}
+    assert not [c for c in comparison.final_error_table(runs_100).columns if c.startswith("paper")]   # none at 100
 
 
 def test_every_method_has_one_style():
@@ -62,7 +64,22 @@ def test_normalisation_comparison_pairs_each_method_across_norms_and_against_sup
     assert set(runs) == {"batchnorm", "weightnorm"}
     assert {r.config["convnet_norm"] for r in runs["weightnorm"]["mean_teacher"]} == {"weightnorm"}
     got = {(c.a, c.b): round(c.mean, 6) for c in comparison.normalisation_comparisons(runs)}
-    assert got == {("Supervised-only, weight norm + mean-only BN", "Supervised-only, batch norm"): -2.0,
-                   ("Mean Teacher, weight norm + mean-only BN", "Mean Teacher, batch norm"): -2.0,
+    assert got == {("Supervised-only, weight norm", "Supervised-only, batch norm"): -2.0,
+                   ("Mean Teacher, weight norm", "Mean Teacher, batch norm"): -2.0,
                    ("Mean Teacher, batch norm", "Supervised-only, batch norm"): -3.0,
-                   ("Mean Teacher, weight norm + mean-only BN", "Supervised-only, weight norm + mean-only BN"): -3.0}
+                   ("Mean Teacher, weight norm", "Supervised-only, weight norm"): -3.0}
+
+
+def test_evaluation_swing_averages_absolute_changes_after_a_step():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from mtlib.book.comparison import evaluation_swing
+
+    rows = lambda errors: [{"step": 500 * (i + 1), "ema_test_error": e} for i, e in enumerate(errors)]
+    a = SimpleNamespace(history=rows([60.0, 40.0, 30.0, 34.0, 31.0]))    # after step 1000: 30 -> 34 -> 31
+    b = SimpleNamespace(history=rows([50.0, 45.0, 20.0, 21.0]))          # after step 1000: 20 -> 21
+    assert evaluation_swing([a, b]) == pytest.approx((4 + 3 + 1) / 3)
+    with pytest.raises(ValueError, match="no two evaluations"):
+        evaluation_swing([b], after=1500)

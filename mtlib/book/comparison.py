@@ -46,7 +46,9 @@ def final_error_table(runs, scale_label="ours"):
         paper = paper_error(cfg["dataset"], method, cfg["n_labels"])
         row[f"paper: {cfg['n_labels']} labels, paper scale"] = fmt(*paper) if paper else "—"
         rows[NAMES.get(method, method)] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    # no paper column where the paper reports none of these methods
+    return frame.loc[:, [c for c in frame.columns if not (c.startswith("paper") and (frame[c] == "—").all())]]
 
 
 def curves_and_table(runs, method, scale, seeds):
@@ -59,7 +61,7 @@ def curves_and_table(runs, method, scale, seeds):
     return final_error_table(runs, "ours")
 
 
-NORM_NAMES = {"batchnorm": "batch norm", "weightnorm": "weight norm + mean-only BN"}
+NORM_NAMES = {"batchnorm": "batch norm", "weightnorm": "weight norm"}   # weight norm: + mean-only batch norm
 
 
 def normalisation_runs(base, methods, seeds, results_dir):
@@ -78,3 +80,15 @@ def normalisation_comparisons(runs, metric="ema_test_error"):
                               f"{NAMES['supervised']}, {NORM_NAMES[norm]}", metric)
                 for m in by_method if m != "supervised"]
     return out
+
+
+def evaluation_swing(results, metric="ema_test_error", after=1000):
+    """Mean absolute change of ``metric`` between consecutive evaluations after step ``after``, over
+    ``results``: how much a run's measured error moves from one evaluation to the next."""
+    changes = []
+    for r in results:
+        values = [row[metric] for row in r.history if row["step"] > after and row.get(metric) is not None]
+        changes += [abs(b - a) for a, b in zip(values, values[1:])]
+    if not changes:
+        raise ValueError(f"no two evaluations of {metric} after step {after}")
+    return sum(changes) / len(changes)
