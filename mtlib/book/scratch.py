@@ -9,6 +9,7 @@ same data, model and seeds (:func:`mtlib_steps`), and measures how far apart the
 import torch
 
 from mtlib.config import RunConfig
+from mtlib.models import build_model
 from mtlib.scales import CPU_SCALE
 from mtlib.training.trainer import Trainer
 
@@ -90,7 +91,11 @@ def weights_scale(model):
 
 
 def model_for(cfg, data):
-    """The student network mtlib's Trainer would build for ``cfg``, from the same seed."""
-    from mtlib.models import build_model
+    """The student network mtlib's Trainer would build for ``cfg``, from the same seed. Also sets
+    torch's thread count to ``cfg.threads``, as the Trainer does: with another thread count the sums
+    inside a convolution run in another order, and 100 Adam steps grow that rounding into visible
+    differences."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     return build_model(cfg, num_classes=data.num_classes)
