@@ -15,7 +15,7 @@ Stated, not reproduced: the TF code draws SVHN's 99 "unlabeled" slots from the w
 with labels stripped, mtlib from the unlabeled images only (at 250-1000 labels of 73,257 images,
 at most 1.4 % of those slots would hold a labeled image).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mtlib.book import paper as _paper

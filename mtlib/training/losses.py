@@ -5,7 +5,6 @@ does not detach anything: the method decides where gradients flow (Pi model: bot
 Mean Teacher and Temporal Ensembling: the target is constant). ``reduction='none'`` returns one
 value per image so a method can restrict the cost to unlabeled images. Leaf module.
 """
-import torch
 import torch.nn.functional as F
 
 from mtlib.data.splits import NO_LABEL

@@ -1,6 +1,4 @@
 """What every method is to the trainer: a batch in, a loss out, plus two hooks (design card)."""
-import torch
-
 from mtlib.data.splits import NO_LABEL
 from mtlib.models import split_heads
 from mtlib.training.losses import classification_cost, consistency_cost, logit_distance
