@@ -22,6 +22,7 @@ from mtlib.book import paper as _paper
 from mtlib.book.ablations import figure4_points
 from mtlib.config import RunConfig
 from mtlib.scales import CPU_GRIDS, CPU_SCALE, SMOKE
+from mtlib.training.methods import METHOD_CLASSES
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
 
@@ -61,8 +62,6 @@ class Preset:
     metric: str = "ema_test_error"
     paper: Callable = lambda method, n_labels, variant: None
     include: Callable = lambda method, n_labels, variant_name: True   # which combinations exist
-    # Laine & Aila evaluate Temporal Ensembling's raw network, not an EMA of its weights
-    method_metrics: tuple = (("temporal_ensembling", "student_test_error"),)
     smoke: bool = False
 
     def runs(self, seeds=None, labels=None, methods=None, variants=None, override=None):
@@ -91,7 +90,8 @@ class Preset:
         config = RunConfig.from_dict(values).to_dict()   # validated; every knob spelled out
         row = method + (f" | {vname}" if vname else "")
         name = f"{self.name}/{method}-{n}labels{'-' + vname if vname else ''}-seed{seed}"
-        metric = dict(self.method_metrics).get(method, self.metric) if self.metric == "ema_test_error" else self.metric
+        # each method's reported model (Method.reported_model: TE's raw network, as Laine & Aila evaluate it)
+        metric = f"{METHOD_CLASSES[method].reported_model}_test_error" if self.metric == "ema_test_error" else self.metric
         return PresetRun(name=name, config=config, notebook=self.notebook, row=row, col=n, metric=metric,
                          paper=self.paper(method, n, value))
 
