@@ -77,6 +77,17 @@ def test_presets_follow_paper_settings():
     assert all(len(list(p.runs(seeds=[0]))) for p in PRESETS.values())
 
 
+def test_validation_preset_reports_validation_error_of_each_reported_model():
+    """cpu-validation prints and tabulates what the choice reads (validation error), never test error."""
+    runs = {(r.config["method"], r.config["consistency_weight"]): r for r in get_preset("cpu-validation").runs(seeds=[0])}
+    assert set(runs) == {(m, w) for m in ("pi", "temporal_ensembling", "mean_teacher") for w in (1.0, 3.0, 10.0)}
+    assert {r.config["n_val"] for r in runs.values()} == {1000}
+    assert runs["pi", 3.0].metric == runs["mean_teacher", 3.0].metric == "ema_val_error"
+    assert runs["temporal_ensembling", 3.0].metric == "student_val_error"       # TE reports its raw network
+    assert next(iter(get_preset("cpu-tables").runs(seeds=[0], methods=["temporal_ensembling"]))).metric == \
+        "student_test_error"
+
+
 def test_resnet_config_builds_and_steps():
     """RunConfig.width/dropout do not reach the ResNet (the trainer passes only what the arch takes)."""
     from mtlib.data.batches import masked_labels

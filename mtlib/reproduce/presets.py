@@ -91,7 +91,9 @@ class Preset:
         row = method + (f" | {vname}" if vname else "")
         name = f"{self.name}/{method}-{n}labels{'-' + vname if vname else ''}-seed{seed}"
         # each method's reported model (Method.reported_model: TE's raw network, as Laine & Aila evaluate it)
-        metric = f"{METHOD_CLASSES[method].reported_model}_test_error" if self.metric == "ema_test_error" else self.metric
+        metric = self.metric
+        if metric.startswith("ema_"):
+            metric = metric.replace("ema", METHOD_CLASSES[method].reported_model, 1)
         return PresetRun(name=name, config=config, notebook=self.notebook, row=row, col=n, metric=metric,
                          paper=self.paper(method, n, value))
 
@@ -305,9 +307,9 @@ FIG4_TAU = _fig4(
     lambda t: dict(consistency_tau=t), n_labels=500)
 
 # ----------------------------------------------------- the book's CPU scale (precomputed once)
-def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {}),)):
+def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {}),), metric="ema_test_error"):
     return Preset(name=name, title=title, notebook=notebook, label_counts=tuple(label_counts),
-                  methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds),
+                  methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds), metric=metric,
                   build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes})
 
 
@@ -331,7 +333,8 @@ CPU_PRESETS = (
          "book/results_tables.ipynb", [CPU_SCALE["n_labels"]], CPU_GRIDS["validation_methods"],
          CPU_GRIDS["validation_seeds"],
          [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["n_val"]))
-          for w in CPU_GRIDS["validation_weights"]]),
+          for w in CPU_GRIDS["validation_weights"]],
+         metric="ema_val_error"),   # what the choice reads; the CLI prints it, never these runs' test error
     _cpu("cpu-ladder", "CPU scale: Mean Teacher's EMA rungs of the ladder (decay 0, the paper's schedule)",
          "book/mean_teacher.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["seeds"],
          CPU_GRIDS["ladder_ema"]),
