@@ -65,3 +65,33 @@ def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(m
     assert [round(c.mean, 6) for c in steps] == [-1.0] * 4 and all(c.n == 3 for c in steps)
     gaps = ladder.averaging_gaps(runs)
     assert all(round(g.mean, 6) == -0.5 and g.a_lower for g in gaps)
+
+
+def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_difference_of_differences(monkeypatch):
+    asked = []
+
+    def fake_run_grid(configs, results_dir):
+        asked.extend(configs)
+        return [SimpleNamespace(config=c.to_dict(), final={}) for c in configs]
+
+    monkeypatch.setattr(ladder, "run_grid", fake_run_grid)
+    base = chapter_config({}, method="mean_teacher")
+    runs = ladder.length_runs(base, [0, 1], "unused", longer=dict(steps=9000, rampup_steps=3000))
+    assert list(runs) == [("3000 steps", "detached target (decay 0)"), ("3000 steps", "Mean Teacher, paper schedule"),
+                          ("9000 steps", "detached target (decay 0)"), ("9000 steps", "Mean Teacher, paper schedule")]
+    assert [(c.steps, c.rampup_steps, c.ema_decay, c.ema_schedule) for c in asked[::2]] == [
+        (3000, 1000, 0.0, "constant"), (3000, 1000, 0.999, "rampup_switch"),
+        (9000, 3000, 0.0, "constant"), (9000, 3000, 0.999, "rampup_switch")]
+
+    def results(errors):
+        return [SimpleNamespace(config={"seed": s}, final={"ema_test_error": e}) for s, e in enumerate(errors)]
+
+    # paper - decay 0 per seed: (1, 0, 1) at 3000 steps, (-1, -2, -2) at 9000 -> change (-2, -2, -3)
+    runs = {("3000 steps", "decay 0"): results([30, 31, 32]), ("3000 steps", "paper"): results([31, 31, 33]),
+            ("9000 steps", "decay 0"): results([28, 29, 30]), ("9000 steps", "paper"): results([27, 27, 28])}
+    at_each, trend = ladder.length_trend(runs)
+    assert [round(c.mean, 4) for c in at_each] == [0.6667, -1.6667]
+    assert at_each[0].a == "paper (3000 steps)" and at_each[0].b == "decay 0 (3000 steps)"
+    # mean -7/3, sd 0.5774, sem 1/3, t(0.975, 2) = 4.3027 -> [-3.768, -0.899]
+    assert (round(trend.mean, 3), round(trend.low, 3), round(trend.high, 3)) == (-2.333, -3.768, -0.899)
+    assert trend.a_lower and trend.n == 3

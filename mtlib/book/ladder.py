@@ -7,11 +7,16 @@ the student's, up to its own batch-norm statistics) -> Mean Teacher at the CPU s
 same consistency weight, so only the target changes. Two questions, kept apart:
 does a better target teach better (paired differences of the *student's* final test error between
 rungs) and does averaging the weights for evaluation help (the EMA-minus-student gap within each
-rung's runs).
+rung's runs). Does averaging need time (the paper's runs are ~50x longer)? The two EMA rungs
+again at more steps, ramps scaled with them (``CPU_GRIDS["longer"]``): the paired difference at
+each length, and the change of that difference from one length to the other, seed by seed.
 """
 from mtlib.book import stats
 from mtlib.runs import grid, run_grid
 from mtlib.scales import CPU_GRIDS
+
+
+EMA_RUNGS = {"decay 0": "detached target (decay 0)", "paper schedule": "Mean Teacher, paper schedule"}
 
 
 def rungs(ladder_ema=None):
@@ -19,9 +24,9 @@ def rungs(ladder_ema=None):
     ema = dict(CPU_GRIDS["ladder_ema"] if ladder_ema is None else ladder_ema)
     return [("supervised-only", dict(method="supervised")),
             ("Π model", dict(method="pi")),
-            ("detached target (decay 0)", dict(method="mean_teacher", **ema["decay 0"])),
+            (EMA_RUNGS["decay 0"], dict(method="mean_teacher", **ema["decay 0"])),
             ("Mean Teacher, decay 0.99", dict(method="mean_teacher", ema_decay=0.99)),
-            ("Mean Teacher, paper schedule", dict(method="mean_teacher", **ema["paper schedule"]))]
+            (EMA_RUNGS["paper schedule"], dict(method="mean_teacher", **ema["paper schedule"]))]
 
 
 def ladder_runs(base, seeds, results_dir, ladder=None):
@@ -40,3 +45,29 @@ def averaging_gaps(runs):
     """Within each rung: EMA model - student, paired over the rung's own seeds (final test error)."""
     return [stats.paired(stats.by_seed(rs, "ema_test_error"), stats.by_seed(rs, "student_test_error"),
                          f"{name}: EMA", "student") for name, rs in runs.items()]
+
+
+def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None):
+    """{(length, rung name): runs} of the two EMA rungs (decay 0, the paper's schedule) at the base's
+    steps and with ``longer`` applied (default ``CPU_GRIDS["longer"]``: 3x the steps, ramps scaled)."""
+    longer = CPU_GRIDS["longer"] if longer is None else longer
+    ema = CPU_GRIDS["ladder_ema"] if ladder_ema is None else ladder_ema
+    lengths = {f"{base.steps} steps": {}, f"{longer['steps']} steps": longer}
+    return {(length, EMA_RUNGS[key]): run_grid(grid(base.replace(method="mean_teacher", **changes, **extra),
+                                                    seed=list(seeds)), results_dir)
+            for length, extra in lengths.items() for key, changes in ema}
+
+
+def length_trend(runs, metric="ema_test_error"):
+    """Upper rung - lower rung at each length, then (longer - shorter) of that difference per seed:
+    a negative trend means the gap grows in the upper rung's favour with more steps."""
+    lengths = list(dict.fromkeys(length for length, _ in runs))
+    names = list(dict.fromkeys(name for _, name in runs))
+    lower, upper = names[0], names[-1]
+    diffs = {length: {s: stats.by_seed(runs[length, upper], metric)[s] - e
+                      for s, e in stats.by_seed(runs[length, lower], metric).items()} for length in lengths}
+    at_each = [stats.compare(runs[length, upper], runs[length, lower], f"{upper} ({length})", f"{lower} ({length})",
+                             metric) for length in lengths]
+    trend = stats.paired(diffs[lengths[-1]], diffs[lengths[0]], f"difference at {lengths[-1]}",
+                         f"difference at {lengths[0]}")
+    return at_each, trend
