@@ -65,6 +65,11 @@ def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(m
     assert [round(c.mean, 6) for c in steps] == [-1.0] * 4 and all(c.n == 3 for c in steps)
     gaps = ladder.averaging_gaps(runs)
     assert all(round(g.mean, 6) == -0.5 and g.a_lower for g in gaps)
+    assert [round(c.mean, 6) for c in ladder.against_bottom(runs)] == [-1.0, -2.0, -3.0, -4.0]
+    table = ladder.rung_table(runs)     # student 30.1 - level (seeds 0-2: +0.0, +0.1, +0.2), EMA 0.5 lower
+    assert list(table.index) == list(runs) and list(table.columns) == ["student test error", "EMA test error"]
+    assert table.loc["supervised-only", "student test error"] == "30.10 ± 0.10"
+    assert table.loc["Π model", "EMA test error"] == "28.60 ± 0.10"
 
 
 def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_difference_of_differences(monkeypatch):
@@ -95,3 +100,34 @@ def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_differenc
     # mean -7/3, sd 0.5774, sem 1/3, t(0.975, 2) = 4.3027 -> [-3.768, -0.899]
     assert (round(trend.mean, 3), round(trend.low, 3), round(trend.high, 3)) == (-2.333, -3.768, -0.899)
     assert trend.a_lower and trend.n == 3
+
+
+def test_plot_lengths_draws_each_rungs_ema_and_student_per_length():
+    def result(steps, offset):
+        history = [{"step": t, "ema_test_error": 30.0 - offset, "student_test_error": 31.0 - offset} for t in steps]
+        return SimpleNamespace(series=lambda name: ([h["step"] for h in history], [h[name] for h in history]))
+
+    runs = {("3000 steps", "decay 0"): [result([1000, 3000], 0)], ("3000 steps", "paper"): [result([1000, 3000], 1)],
+            ("9000 steps", "decay 0"): [result([3000, 9000], 0)], ("9000 steps", "paper"): [result([3000, 9000], 1)]}
+    fig = ladder.plot_lengths(runs)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["3000 steps", "9000 steps"]
+    assert [len(ax.lines) for ax in axes] == [4, 4]
+    assert list(axes[1].lines[0].get_xdata()) == [3000, 9000] and list(axes[1].lines[3].get_ydata()) == [30.0, 30.0]
+
+
+def test_the_headline_weights_are_the_ones_the_committed_validation_runs_chose():
+    """CPU_GRIDS["method_weights"] (what cpu-tables and the chapters train at) is read from the
+    committed cpu-validation runs' validation error, recomputed here from their results files."""
+    from pathlib import Path
+
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.results import MATCHING, result_status
+    from mtlib.scales import CPU_GRIDS
+
+    folder = Path(__file__).resolve().parent.parent / "book" / "results" / "cpu"
+    loaded = [result_status(folder, r.config) for r in get_preset("cpu-validation").runs()]
+    assert all(status == MATCHING for status, _ in loaded), "a cpu-validation run is missing"
+    assert validation.choose_weights([result for _, result in loaded]) == CPU_GRIDS["method_weights"]
+    tables = {(r.config["method"], r.config["consistency_weight"]) for r in get_preset("cpu-tables").runs()}
+    assert tables == {(m, CPU_GRIDS["method_weights"].get(m, 3.0)) for m in CPU_GRIDS["methods"]}

@@ -30,6 +30,18 @@ def chapter_config(namespace, **chapter_fixed):
     return RunConfig(**{**CPU_SCALE, **chosen, **chapter_fixed})
 
 
+def method_weights(namespace):
+    """{method: consistency weight} of the chapter's method comparisons: each semi-supervised
+    method's own weight, chosen on validation error (``CPU_GRIDS["method_weights"]``, results
+    chapter); {} (every method at the base's weight) when the notebook sets ``consistency_weight``."""
+    return {} if namespace.get("consistency_weight") is not None else dict(CPU_GRIDS["method_weights"])
+
+
+def with_weights(configs, weights):
+    """Each config at its method's weight in ``weights`` (others unchanged)."""
+    return [c.replace(consistency_weight=weights.get(c.method, c.consistency_weight)) for c in configs]
+
+
 def chapter_grids(namespace, *names):
     """The chapter's grid knobs (seeds, label counts, swept values), in the order asked: the
     notebook's value, or for None the CPU scale's (``mtlib.scales.CPU_GRIDS``, the one place they live)."""

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from mtlib.config import RunConfig
+from mtlib.book.chapter import with_weights
 from mtlib.book.paper import paper_error
 from mtlib.book.plots import plot_curves
 from mtlib.book.style import NAMES
@@ -20,13 +21,15 @@ from mtlib.runs import grid, run_grid
 MODELS = {"student": "student", "ema": "EMA"}
 
 
-def run_methods(base, methods, seeds, results_dir, retrain=False):
-    """{method: [RunResult for each seed]} for ``base`` (a RunConfig) with ``method`` and ``seed`` set."""
+def run_methods(base, methods, seeds, results_dir, retrain=False, weights=None):
+    """{method: [RunResult for each seed]} for ``base`` (a RunConfig) with ``method`` and ``seed`` set,
+    each method at its consistency weight in ``weights`` (``chapter.method_weights``; others: base's)."""
     if not isinstance(base, RunConfig):
         raise ValueError(f"base must be a RunConfig; got {type(base).__name__}")
     if not seeds:
         raise ValueError("seeds is empty; give at least one seed, e.g. seeds=[0]")
-    return {m: run_grid(grid(base, method=[m], seed=list(seeds)), results_dir, retrain=retrain)
+    return {m: run_grid(with_weights(grid(base, method=[m], seed=list(seeds)), weights or {}), results_dir,
+                        retrain=retrain)
             for m in methods}
 
 

@@ -11,7 +11,12 @@ rung's runs). Does averaging need time (the paper's runs are ~50x longer)? The t
 again at more steps, ramps scaled with them (``CPU_GRIDS["longer"]``): the paired difference at
 each length, and the change of that difference from one length to the other, seed by seed.
 """
+import matplotlib.pyplot as plt
+import pandas as pd
+
 from mtlib.book import stats
+from mtlib.book.plots import mean_series
+from mtlib.book.tables import fmt, mean_std
 from mtlib.runs import grid, run_grid
 from mtlib.scales import CPU_GRIDS
 
@@ -39,6 +44,21 @@ def step_comparisons(runs, metric="student_test_error"):
     """Each rung against the rung below it: paired differences of ``metric`` (upper - lower)."""
     names = list(runs)
     return [stats.compare(runs[upper], runs[lower], upper, lower, metric) for lower, upper in zip(names, names[1:])]
+
+
+def against_bottom(runs, metric="student_test_error"):
+    """Each rung above the first against the first (supervised-only): paired ``metric`` differences."""
+    names = list(runs)
+    return [stats.compare(runs[name], runs[names[0]], name, names[0], metric) for name in names[1:]]
+
+
+def rung_table(runs):
+    """Rows: rung (or (length, rung)); columns: the student's and the EMA model's final test error (%),
+    mean ± std over seeds."""
+    return pd.DataFrame({name if isinstance(name, str) else " | ".join(name):
+                         {f"{model} test error": fmt(*mean_std(r.final[f"{key}_test_error"] for r in rs))
+                          for model, key in (("student", "student"), ("EMA", "ema"))}
+                         for name, rs in runs.items()}).T
 
 
 def averaging_gaps(runs):
@@ -71,3 +91,21 @@ def length_trend(runs, metric="ema_test_error"):
     trend = stats.paired(diffs[lengths[-1]], diffs[lengths[0]], f"difference at {lengths[-1]}",
                          f"difference at {lengths[0]}")
     return at_each, trend
+
+
+def plot_lengths(runs, metric="test_error", title=None):
+    """One panel per length: mean test error over seeds of each rung's EMA model (solid) and student
+    (dashed) against the step."""
+    lengths = list(dict.fromkeys(length for length, _ in runs))
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.6 * len(lengths), 3.4), sharey=True, squeeze=False)
+    for ax, length in zip(axes[0], lengths):
+        for color, name in zip(("C0", "C1"), [n for at, n in runs if at == length]):
+            for model, style in (("ema", "-"), ("student", "--")):
+                steps, values = mean_series(runs[length, name], f"{model}_{metric}")
+                ax.plot(steps, values, style, color=color, label=f"{name}, {'EMA' if model == 'ema' else model}")
+        ax.set(title=length, xlabel="step", ylabel="test error (%)")
+    axes[0][0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -307,10 +307,14 @@ FIG4_TAU = _fig4(
     lambda t: dict(consistency_tau=t), n_labels=500)
 
 # ----------------------------------------------------- the book's CPU scale (precomputed once)
-def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {}),), metric="ema_test_error"):
+def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {}),), metric="ema_test_error",
+         weights=None):
+    """A CPU-scale preset; ``weights``: {method: consistency weight} (the headline runs' own weights)."""
+    weights = weights or {}
     return Preset(name=name, title=title, notebook=notebook, label_counts=tuple(label_counts),
                   methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds), metric=metric,
-                  build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes})
+                  build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes,
+                                               **({"consistency_weight": weights[m]} if m in weights else {})})
 
 
 _CPU_BASE = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"})
@@ -321,8 +325,9 @@ def _changes(cfg):
     changes = {k: v for k, v in cfg.to_dict().items() if v != _CPU_BASE.to_dict()[k]}
     return ",".join(f"{k}={v}" for k, v in changes.items()) or "base", changes
 CPU_PRESETS = (
-    _cpu("cpu-tables", "CPU scale: Tables 1-2 proxy, every method and label count, paired seeds",
-         "book/results_tables.ipynb", CPU_GRIDS["label_counts"], CPU_GRIDS["methods"], CPU_GRIDS["seeds"]),
+    _cpu("cpu-tables", "CPU scale: Tables 1-2 proxy, every method and label count at its own weight, paired seeds",
+         "book/results_tables.ipynb", CPU_GRIDS["label_counts"], CPU_GRIDS["methods"], CPU_GRIDS["seeds"],
+         weights=CPU_GRIDS["method_weights"]),
     _cpu("cpu-curves", "CPU scale: Figure 3 proxy, every training image labeled (the few-label column is cpu-tables)",
          "book/training_curves.ipynb", [CPU_SCALE["max_train"]], ["pi", "mean_teacher"], CPU_GRIDS["seeds"],
          [("all-labeled", dict(labeled_per_batch=None, consistency_on="all"))]),
@@ -332,7 +337,7 @@ CPU_PRESETS = (
     _cpu("cpu-validation", "CPU scale: each method's consistency weight, read from validation error",
          "book/results_tables.ipynb", [CPU_SCALE["n_labels"]], CPU_GRIDS["validation_methods"],
          CPU_GRIDS["validation_seeds"],
-         [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["n_val"]))
+         [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["validation_n_val"]))
           for w in CPU_GRIDS["validation_weights"]],
          metric="ema_val_error"),   # what the choice reads; the CLI prints it, never these runs' test error
     _cpu("cpu-ladder", "CPU scale: Mean Teacher's EMA rungs of the ladder (decay 0, the paper's schedule)",
