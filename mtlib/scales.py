@@ -21,6 +21,7 @@ SMOKE = dict(
     n_labels=40, labeled_per_batch=10, batch_size=20, results_scale="smoke", check_claims=False,
     seeds=[0, 1], ablation_seeds=[0, 1], label_counts=[40],   # chapter grids: 2 seeds, the minimum for an interval
     validation_seeds=[0, 1], validation_weights=[1.0, 3.0], validation_n_val=100,
+    longer_seeds=[0, 1], longer=dict(steps=12, rampup_steps=4, rampdown_steps=4, eval_every=6), train_longer=True,
 )
 
 # The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default

@@ -72,7 +72,7 @@ def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(m
     assert table.loc["Π model", "EMA test error"] == "28.60 ± 0.10"
 
 
-def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_difference_of_differences(monkeypatch):
+def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_difference_of_differences(monkeypatch, tmp_path):
     asked = []
 
     def fake_run_grid(configs, results_dir):
@@ -87,6 +87,8 @@ def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_differenc
     assert [(c.steps, c.rampup_steps, c.ema_decay, c.ema_schedule) for c in asked[::2]] == [
         (3000, 1000, 0.0, "constant"), (3000, 1000, 0.999, "rampup_switch"),
         (9000, 3000, 0.0, "constant"), (9000, 3000, 0.999, "rampup_switch")]
+    asked.clear()                              # load only: nothing is asked when a file is missing
+    assert ladder.length_runs(base, [0, 1], tmp_path, train=False) is None and asked == []
 
     def results(errors):
         return [SimpleNamespace(config={"seed": s}, final={"ema_test_error": e}) for s, e in enumerate(errors)]

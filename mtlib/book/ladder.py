@@ -17,6 +17,7 @@ import pandas as pd
 from mtlib.book import stats
 from mtlib.book.plots import mean_series
 from mtlib.book.tables import fmt, mean_std
+from mtlib.results import MATCHING, result_status
 from mtlib.runs import grid, run_grid
 from mtlib.scales import CPU_GRIDS
 
@@ -67,15 +68,18 @@ def averaging_gaps(runs):
                          f"{name}: EMA", "student") for name, rs in runs.items()]
 
 
-def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None):
+def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None, train=True):
     """{(length, rung name): runs} of the two EMA rungs (decay 0, the paper's schedule) at the base's
-    steps and with ``longer`` applied (default ``CPU_GRIDS["longer"]``: 3x the steps, ramps scaled)."""
+    steps and with ``longer`` applied (default ``CPU_GRIDS["longer"]``: 3x the steps, ramps scaled).
+    ``train=False``: load only; None when any of these runs has no results file."""
     longer = CPU_GRIDS["longer"] if longer is None else longer
     ema = CPU_GRIDS["ladder_ema"] if ladder_ema is None else ladder_ema
     lengths = {f"{base.steps} steps": {}, f"{longer['steps']} steps": longer}
-    return {(length, EMA_RUNGS[key]): run_grid(grid(base.replace(method="mean_teacher", **changes, **extra),
-                                                    seed=list(seeds)), results_dir)
-            for length, extra in lengths.items() for key, changes in ema}
+    configs = {(length, EMA_RUNGS[key]): grid(base.replace(method="mean_teacher", **changes, **extra), seed=list(seeds))
+               for length, extra in lengths.items() for key, changes in ema}
+    if not train and any(result_status(results_dir, c.to_dict())[0] != MATCHING for cs in configs.values() for c in cs):
+        return None
+    return {name: run_grid(cs, results_dir) for name, cs in configs.items()}
 
 
 def length_trend(runs, metric="ema_test_error"):
