@@ -66,6 +66,11 @@ def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(m
     gaps = ladder.averaging_gaps(runs)
     assert all(round(g.mean, 6) == -0.5 and g.a_lower for g in gaps)
     assert [round(c.mean, 6) for c in ladder.against_bottom(runs)] == [-1.0, -2.0, -3.0, -4.0]
+    for rs in runs.values():       # a history: the EMA 2 points ahead at steps 1000-2000, level at 3000
+        for r in rs:
+            r.history = [{"step": t, "ema_test_error": 40.0 - (2.0 if t < 3000 else 0.0), "student_test_error": 40.0}
+                         for t in (500, 1000, 2000, 3000)]
+    assert all(round(g.mean, 6) == -2.0 and g.a_lower for g in ladder.averaging_gaps(runs, window=(1000, 2000)))
     table = ladder.rung_table(runs)     # student 30.1 - level (seeds 0-2: +0.0, +0.1, +0.2), EMA 0.5 lower
     assert list(table.index) == list(runs) and list(table.columns) == ["student test error", "EMA test error"]
     assert table.loc["supervised-only", "student test error"] == "30.10 ± 0.10"

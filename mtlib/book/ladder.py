@@ -16,7 +16,7 @@ import pandas as pd
 
 from mtlib.book import stats
 from mtlib.book.plots import mean_series
-from mtlib.book.tables import fmt, mean_std
+from mtlib.book.tables import fmt, mean_between, mean_std
 from mtlib.results import MATCHING, result_status
 from mtlib.runs import grid, run_grid
 from mtlib.scales import CPU_GRIDS
@@ -62,10 +62,16 @@ def rung_table(runs):
                          for name, rs in runs.items()}).T
 
 
-def averaging_gaps(runs):
-    """Within each rung: EMA model - student, paired over the rung's own seeds (final test error)."""
-    return [stats.paired(stats.by_seed(rs, "ema_test_error"), stats.by_seed(rs, "student_test_error"),
-                         f"{name}: EMA", "student") for name, rs in runs.items()]
+def averaging_gaps(runs, window=None):
+    """Within each rung: EMA model - student, paired over the rung's own seeds: the final test error,
+    or with ``window=(start, end)`` its mean over the evaluations in those steps (Fig. 3's reading)."""
+    def errors(rs, model):
+        if window is None:
+            return stats.by_seed(rs, f"{model}_test_error")
+        return {r.config["seed"]: mean_between(r, f"{model}_test_error", *window) for r in rs}
+
+    return [stats.paired(errors(rs, "ema"), errors(rs, "student"), f"{name}: EMA", "student")
+            for name, rs in runs.items()]
 
 
 def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None, train=True):
