@@ -94,8 +94,11 @@ def length_trend(runs, metric="ema_test_error"):
     lengths = list(dict.fromkeys(length for length, _ in runs))
     names = list(dict.fromkeys(name for _, name in runs))
     lower, upper = names[0], names[-1]
-    diffs = {length: {s: stats.by_seed(runs[length, upper], metric)[s] - e
-                      for s, e in stats.by_seed(runs[length, lower], metric).items()} for length in lengths}
+    def per_seed(length):
+        up, low = stats.by_seed(runs[length, upper], metric), stats.by_seed(runs[length, lower], metric)
+        return {s: up[s] - low[s] for s in low if s in up}
+
+    diffs = {length: per_seed(length) for length in lengths}
     at_each = [stats.compare(runs[length, upper], runs[length, lower], f"{upper} ({length})", f"{lower} ({length})",
                              metric) for length in lengths]
     trend = stats.paired(diffs[lengths[-1]], diffs[lengths[0]], f"difference at {lengths[-1]}",
