@@ -50,8 +50,9 @@ CPU_GRIDS = dict(
     # a test recomputes it from the committed runs). Supervised-only has no consistency cost and keeps
     # CPU_SCALE's value; the ladder and the ablations keep it too (one weight for every rung / point).
     method_weights=dict(pi=1.0, temporal_ensembling=1.0, mean_teacher=3.0),
-    # what makes Mean Teacher win: the EMA rungs of the ladder (supervised-only, the Pi model and
-    # Mean Teacher at the CPU scale's 0.99 are cpu-tables runs) and the same at 3x the steps
+    # what makes Mean Teacher win: the EMA rungs of the ladder and the same at 3x the steps. The other
+    # rungs run at CPU_SCALE's weight too: supervised-only and Mean Teacher at 0.99 are cpu-tables runs,
+    # the Pi model's is `run cpu-tables --methods pi --labels 100 --override consistency_weight=3`
     ladder_ema=[("decay 0", dict(ema_decay=0.0)),
                 ("paper schedule", dict(ema_schedule="rampup_switch", ema_decay_rampup=0.99, ema_decay=0.999))],
     longer=dict(steps=9000, rampup_steps=3000, rampdown_steps=1500, eval_every=750),
