@@ -341,10 +341,10 @@ CPU_PRESETS = (
           for w in CPU_GRIDS["validation_weights"]],
          metric="ema_val_error"),   # what the choice reads; the CLI prints it, never these runs' test error
     _cpu("cpu-ladder", "CPU scale: Mean Teacher's EMA rungs of the ladder (decay 0, the paper's schedule)",
-         "book/mean_teacher.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["seeds"],
+         "book/what_makes_mt_win.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["seeds"],
          CPU_GRIDS["ladder_ema"]),
     _cpu("cpu-longer", "CPU scale at 3x the steps: EMA decay 0 against the paper's schedule",
-         "book/mean_teacher.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["longer_seeds"],
+         "book/what_makes_mt_win.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["longer_seeds"],
          [(name, {**changes, **CPU_GRIDS["longer"]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
 )
 
