@@ -107,6 +107,11 @@ def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_differenc
     # mean -7/3, sd 0.5774, sem 1/3, t(0.975, 2) = 4.3027 -> [-3.768, -0.899]
     assert (round(trend.mean, 3), round(trend.low, 3), round(trend.high, 3)) == (-2.333, -3.768, -0.899)
     assert trend.a_lower and trend.n == 3
+    # each rung, 9000 - 3000 per seed: decay 0 (-2, -2, -2), paper (-4, -4, -5)
+    decay0, paper = ladder.length_changes(runs)
+    assert (decay0.a, decay0.b) == ("decay 0 (9000 steps)", "decay 0 (3000 steps)")
+    assert (decay0.mean, decay0.n) == (-2.0, 3) and decay0.low == decay0.high == -2.0
+    assert round(paper.mean, 4) == -4.3333 and paper.a_lower
 
 
 def test_plot_lengths_draws_each_rungs_ema_and_student_per_length():

@@ -9,7 +9,8 @@ does a better target teach better (paired differences of the *student's* final t
 rungs) and does averaging the weights for evaluation help (the EMA-minus-student gap within each
 rung's runs). Does averaging need time (the paper's runs are ~50x longer)? The two EMA rungs
 again at more steps, ramps scaled with them (``CPU_GRIDS["longer"]``): the paired difference at
-each length, and the change of that difference from one length to the other, seed by seed.
+each length, the change of that difference from one length to the other, seed by seed, and
+each rung's own change with length.
 """
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -104,6 +105,15 @@ def length_trend(runs, metric="ema_test_error"):
     trend = stats.paired(diffs[lengths[-1]], diffs[lengths[0]], f"difference at {lengths[-1]}",
                          f"difference at {lengths[0]}")
     return at_each, trend
+
+
+def length_changes(runs, metric="ema_test_error"):
+    """Each rung at the longer length minus the same rung at the shorter one, paired by seed: which
+    rung moves when training is longer."""
+    lengths = list(dict.fromkeys(length for length, _ in runs))
+    names = list(dict.fromkeys(name for _, name in runs))
+    return [stats.compare(runs[lengths[-1], name], runs[lengths[0], name], f"{name} ({lengths[-1]})",
+                          f"{name} ({lengths[0]})", metric) for name in names]
 
 
 def plot_lengths(runs, metric="test_error", title=None):
