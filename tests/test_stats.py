@@ -56,3 +56,11 @@ def test_one_seed_resolves_nothing():
     c = stats.paired({0: 10.0}, {0: 30.0}, "A", "B")
     assert c.n == 1 and c.mean == -20.0 and not c.resolved
     assert "not resolved at this scale" in c.verdict()
+
+
+def test_the_level_names_the_interval():
+    diffs = {s: float(s) for s in range(4)}
+    c95, c975 = stats.paired(diffs, {s: 0.0 for s in range(4)}), stats.paired(diffs, {s: 0.0 for s in range(4)}, level=0.975)
+    assert "95% interval" in c95.verdict() and "97.5% interval" in c975.verdict()
+    assert list(stats.frame([c975]).columns) == ["mean (points)", "97.5% interval", "seeds", "verdict"]
+    assert c975.low < c95.low and c975.high > c95.high

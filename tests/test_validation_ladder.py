@@ -107,6 +107,9 @@ def test_length_runs_scale_the_two_ema_rungs_and_the_trend_is_a_paired_differenc
     # mean -7/3, sd 0.5774, sem 1/3, t(0.975, 2) = 4.3027 -> [-3.768, -0.899]
     assert (round(trend.mean, 3), round(trend.low, 3), round(trend.high, 3)) == (-2.333, -3.768, -0.899)
     assert trend.a_lower and trend.n == 3
+    # the same at 99 %: t(0.995, 2) = 9.9248 -> [-5.642, +0.975], not resolved
+    wide = ladder.length_trend(runs, level=0.99)[1]
+    assert (round(wide.low, 3), round(wide.high, 3), wide.resolved) == (-5.642, 0.975, False)
     # each rung, 9000 - 3000 per seed: decay 0 (-2, -2, -2), paper (-4, -4, -5)
     decay0, paper = ladder.length_changes(runs)
     assert (decay0.a, decay0.b) == ("decay 0 (9000 steps)", "decay 0 (3000 steps)")

@@ -89,7 +89,7 @@ def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None, train=Tr
     return {name: run_grid(cs, results_dir) for name, cs in configs.items()}
 
 
-def length_trend(runs, metric="ema_test_error"):
+def length_trend(runs, metric="ema_test_error", level=stats.LEVEL):
     """Upper rung - lower rung at each length, then (longer - shorter) of that difference per seed:
     a negative trend means the gap grows in the upper rung's favour with more steps."""
     lengths = list(dict.fromkeys(length for length, _ in runs))
@@ -101,9 +101,9 @@ def length_trend(runs, metric="ema_test_error"):
 
     diffs = {length: per_seed(length) for length in lengths}
     at_each = [stats.compare(runs[length, upper], runs[length, lower], f"{upper} ({length})", f"{lower} ({length})",
-                             metric) for length in lengths]
+                             metric, level) for length in lengths]
     trend = stats.paired(diffs[lengths[-1]], diffs[lengths[0]], f"difference at {lengths[-1]}",
-                         f"difference at {lengths[0]}")
+                         f"difference at {lengths[0]}", level)
     return at_each, trend
 
 

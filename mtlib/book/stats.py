@@ -40,7 +40,7 @@ class Paired:
 
     def verdict(self, unit="points"):
         """One sentence: the difference, its interval, and what it allows us to say."""
-        ci = f"{self.mean:+.2f} {unit}, {self.level:.0%} interval [{self.low:+.2f}, {self.high:+.2f}], {self.n} paired seeds"
+        ci = f"{self.mean:+.2f} {unit}, {self.level * 100:g}% interval [{self.low:+.2f}, {self.high:+.2f}], {self.n} paired seeds"
         if self.a_lower:
             return f"{self.a} has lower error than {self.b}: {self.a} - {self.b} = {ci}."
         if self.b_lower:
@@ -117,7 +117,7 @@ def frame(comparisons):
     import pandas as pd
 
     return pd.DataFrame([{"difference": f"{c.a} − {c.b}", "mean (points)": round(c.mean, 2),
-                          f"{c.level:.0%} interval": f"[{c.low:+.2f}, {c.high:+.2f}]", "seeds": c.n,
+                          f"{c.level * 100:g}% interval": f"[{c.low:+.2f}, {c.high:+.2f}]", "seeds": c.n,
                           "verdict": f"{c.a} lower" if c.a_lower else f"{c.b} lower" if c.b_lower
                           else "not resolved"} for c in comparisons]).set_index("difference")
 
