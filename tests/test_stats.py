@@ -64,3 +64,14 @@ def test_the_level_names_the_interval():
     assert "95% interval" in c95.verdict() and "97.5% interval" in c975.verdict()
     assert list(stats.frame([c975]).columns) == ["mean (points)", "97.5% interval", "seeds", "verdict"]
     assert c975.low < c95.low and c975.high > c95.high
+
+
+def test_check_claims_checks_each_comparison_against_its_verdict():
+    lower = stats.paired({s: 10.0 + 0.1 * s for s in range(4)}, {s: 12.0 for s in range(4)}, "A", "B")
+    unresolved = stats.paired({0: 1.0, 1: -1.0, 2: 0.5}, {s: 0.0 for s in range(3)}, "C", "D")
+    assert stats.check_claims([lower, unresolved], ["a_lower", "unresolved"]) == ["a_lower", "unresolved"]
+    with pytest.raises(AssertionError, match="the text says 'unresolved' but the interval says 'a_lower'"):
+        stats.check_claims([unresolved, lower], ["unresolved", "unresolved"])
+    assert stats.check_claims([lower], ["b_lower"], check=False) == ["a_lower"]
+    with pytest.raises(ValueError):                  # a verdict for each comparison, no more, no fewer
+        stats.check_claims([lower, unresolved], ["a_lower"])

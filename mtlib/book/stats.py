@@ -99,6 +99,11 @@ def check_claim(comparison, expect, check=True):
     return got
 
 
+def check_claims(comparisons, expected, check=True):
+    """:func:`check_claim` for each comparison with its expected verdict (as many of each)."""
+    return [check_claim(c, expect=e, check=check) for c, e in zip(comparisons, expected, strict=True)]
+
+
 def comparison_frame(results, pairs, names, by="n_labels", metric="ema_test_error"):
     """One row per value of ``by`` and (a, b) method pair: paired mean difference a - b over the
     seeds both have, its interval and the verdict of the interval rule."""
