@@ -89,11 +89,15 @@ def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None, train=Tr
     return {name: run_grid(cs, results_dir) for name, cs in configs.items()}
 
 
+def _lengths_and_names(runs):
+    """The lengths and the rung names of {(length, rung name): runs}, in their order."""
+    return list(dict.fromkeys(length for length, _ in runs)), list(dict.fromkeys(name for _, name in runs))
+
+
 def length_trend(runs, metric="ema_test_error", level=stats.LEVEL):
     """Upper rung - lower rung at each length, then (longer - shorter) of that difference per seed:
     a negative trend means the gap grows in the upper rung's favour with more steps."""
-    lengths = list(dict.fromkeys(length for length, _ in runs))
-    names = list(dict.fromkeys(name for _, name in runs))
+    lengths, names = _lengths_and_names(runs)
     lower, upper = names[0], names[-1]
     def per_seed(length):
         up, low = stats.by_seed(runs[length, upper], metric), stats.by_seed(runs[length, lower], metric)
@@ -110,8 +114,7 @@ def length_trend(runs, metric="ema_test_error", level=stats.LEVEL):
 def length_changes(runs, metric="ema_test_error"):
     """Each rung at the longer length minus the same rung at the shorter one, paired by seed: which
     rung moves when training is longer."""
-    lengths = list(dict.fromkeys(length for length, _ in runs))
-    names = list(dict.fromkeys(name for _, name in runs))
+    lengths, names = _lengths_and_names(runs)
     return [stats.compare(runs[lengths[-1], name], runs[lengths[0], name], f"{name} ({lengths[-1]})",
                           f"{name} ({lengths[0]})", metric) for name in names]
 
@@ -119,7 +122,7 @@ def length_changes(runs, metric="ema_test_error"):
 def plot_lengths(runs, metric="test_error", title=None):
     """One panel per length: mean test error over seeds of each rung's EMA model (solid) and student
     (dashed) against the step."""
-    lengths = list(dict.fromkeys(length for length, _ in runs))
+    lengths, _ = _lengths_and_names(runs)
     fig, axes = plt.subplots(1, len(lengths), figsize=(4.6 * len(lengths), 3.4), sharey=True, squeeze=False)
     for ax, length in zip(axes[0], lengths):
         for color, name in zip(("C0", "C1"), [n for at, n in runs if at == length]):
