@@ -8,12 +8,16 @@ The two precisions give the same results within run-to-run noise (the introducti
 comparison), not bit for bit.
 """
 import functools
+import os
 import warnings
 from pathlib import Path
 
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# what precision="auto" resolves to on a CPU can be forced (the test suite checks both ways on one
+# machine: MTLIB_AUTO_PRECISION=fp32 as an AVX2 CPU resolves it, =bf16 as an AVX-512 BF16 one)
+AUTO_ENV = "MTLIB_AUTO_PRECISION"
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,6 +57,11 @@ def resolve_precision(precision, device):
         raise ValueError(f"precision={precision!r} is not allowed; choose one of {list(PRECISIONS)}")
     native = native_bf16(device)
     if precision == "auto":
+        forced = os.environ.get(AUTO_ENV)
+        if forced and torch.device(device).type == "cpu":
+            if forced not in ("fp32", "bf16"):
+                raise ValueError(f"{AUTO_ENV}={forced!r} is not allowed; choose fp32 or bf16 (or unset it)")
+            return forced
         return "bf16" if native else "fp32"
     if precision == "bf16" and not native and torch.device(device).type not in _WARNED:
         _WARNED.add(torch.device(device).type)

@@ -4,6 +4,11 @@ Each step: a batch of indices -> images and (masked) labels -> the method's loss
 optimiser step with the scheduled lr / betas -> EMA update of the teacher -> method hooks.
 Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
 test (and validation) images, and a row is added to the history.
+The targets' accuracy (paper Sec. 1-2: does an averaged teacher give better targets?) is measured on
+the logging side only: each row holds the accuracy of the consistency targets and of the student's
+own predictions on the unlabeled images of the batches since the last row, and both models' error
+on a fixed subset of the unlabeled training images (eval mode). The true labels of unlabeled images
+live in ``Trainer.true_y``, which no method receives.
 A step never waits for the device: its statistics are summed on the device and read at
 evaluation time, and finiteness is a device-side flag read every ``FINITE_CHECK_EVERY`` steps,
 at every evaluation and before every checkpoint (so the last checkpoint is always a good one).
@@ -24,12 +29,16 @@ from mtlib.training.methods import make_method
 from mtlib.models import build_model
 from mtlib.models.weight_norm import data_dependent_init, has_weight_norm
 from mtlib.data.noise import Augment
+from mtlib.data.splits import NO_LABEL
 from mtlib.training.precision import resolve_precision
 from mtlib.training.schedules import apply_schedule, consistency_weight, make_optimizer
 from mtlib.results import RunResult, checkpoint_path, provenance
 
 
 FINITE_CHECK_EVERY = 100
+UNLABELED_EVAL_SIZE = 1000     # unlabeled training images evaluated at every row (a fixed seeded subset)
+# running sums of the target logging (in Trainer._sums, not averaged into train_* columns)
+_TARGET_SUMS = ("unlabeled_seen", "target_correct", "student_correct")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -75,6 +84,9 @@ class Trainer:
         self.train_x = self.data.train_x.to(self.device)
         self.train_y = self.data.train_y_masked.to(self.device)
         self.test_x, self.test_y = self._test_subset()
+        # logging only: the true labels of every training image, and a fixed unlabeled subset
+        self.true_y = self.data.train_labels.to(self.device)
+        self.unlabeled_eval_idx = self._unlabeled_subset()
         self.history, self.step, self._sums, self._count = [], 0, {}, 0
         # first non-finite step and its loss, kept on the device (read by check_finite)
         self._first_bad = torch.full((), -1, dtype=torch.long, device=self.device)
@@ -116,6 +128,12 @@ class Trainer:
             keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:self.cfg.max_test]
             x, y = x[keep], y[keep]
         return x, y
+
+    def _unlabeled_subset(self):
+        """Up to UNLABELED_EVAL_SIZE unlabeled training images, drawn with a generator of their own."""
+        unl = self.data.unlabeled_idx
+        gen = torch.Generator().manual_seed(self.cfg.seed + 4)
+        return unl[torch.randperm(len(unl), generator=gen)[:UNLABELED_EVAL_SIZE]]
 
     # ---------------------------------------------------------------- checkpoints
     @property
@@ -160,6 +178,7 @@ class Trainer:
         x, labels = self.train_x[index], self.train_y[index]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             loss, stats = self.method.loss(x, labels, index, step, weight)
+        self._log_targets(index, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -181,6 +200,19 @@ class Trainer:
             self.check_finite()
         return stats
 
+    def _log_targets(self, index, labels):
+        """Sum, on the device, how many of this batch's unlabeled images the consistency target and the
+        student's own (training-mode) prediction classify right, against the hidden true labels."""
+        predictions, self.method.predictions = self.method.predictions, None
+        if predictions is None:
+            return
+        student, target = predictions
+        true, unlabeled = self.true_y[index], labels == NO_LABEL
+        for name, value in (("unlabeled_seen", unlabeled),
+                            ("target_correct", unlabeled & (target.argmax(1) == true)),
+                            ("student_correct", unlabeled & (student.argmax(1) == true))):
+            self._sums[name] = self._sums.get(name, 0.0) + value.sum().float()
+
     def check_finite(self):
         """Raise TrainingDiverged if the loss was NaN or infinite at any step so far (one host read)."""
         first_bad = int(self._first_bad)
@@ -199,15 +231,25 @@ class Trainer:
         """Evaluate student and EMA model; append a history row with the averaged train stats."""
         self.check_finite()
         sums = self._reduce_stats(self._sums)
+        counts = {k: sums.pop(k) for k in _TARGET_SUMS if k in sums}
         self._eval_wall.append(round(self._wall, 3))
         row = {"step": self.step, "epoch": float(self.batches.epoch),
                **{f"train_{k}": v / max(self._count, 1) for k, v in sums.items()}}
+        if counts.get("unlabeled_seen"):
+            seen = counts["unlabeled_seen"]
+            row["train_target_accuracy"] = 100.0 * counts["target_correct"] / seen
+            row["train_student_accuracy"] = 100.0 * counts["student_correct"] / seen
         for name, model in (("student", self.student), ("ema", self.ema)):
             err, cost = evaluate(model, self.test_x, self.test_y, self.cfg.eval_batch_size, self.device)
             row[f"{name}_test_error"], row[f"{name}_test_cost"] = err, cost
             if len(self.data.val_y):
                 err, cost = evaluate(model, self.data.val_x, self.data.val_y, self.cfg.eval_batch_size, self.device)
                 row[f"{name}_val_error"], row[f"{name}_val_cost"] = err, cost
+            if len(self.unlabeled_eval_idx):
+                idx = self.unlabeled_eval_idx
+                err, cost = evaluate(model, self.data.train_x[idx], self.data.train_labels[idx],
+                                     self.cfg.eval_batch_size, self.device)
+                row[f"{name}_unlabeled_error"], row[f"{name}_unlabeled_cost"] = err, cost
         self.history.append(row)
         self._sums, self._count = {}, 0
         return row

@@ -23,6 +23,10 @@ class Method:
     # the model whose error a table reports for this method: the EMA of the weights (the paper
     # evaluates EMA weights for all its models, Table 1) or the raw network ("student")
     reported_model = "ema"
+    # what the trainer's logging reads after each loss (never an input of it): (student class logits,
+    # consistency target's class scores) for the batch, detached; None when the step has no target
+    # (supervised-only; Temporal Ensembling's first epoch). Paper Sec. 1-2: are the targets better?
+    predictions = None
 
     def __init__(self, student, ema, cfg, augment, generator, n_train, num_classes):
         self.student, self.ema, self.cfg = student, ema, cfg
@@ -36,6 +40,10 @@ class Method:
         index: positions of the images in the training set; weight: consistency weight now.
         """
         raise NotImplementedError
+
+    def _record(self, student_logits, target_scores):
+        """Keep this step's student prediction and consistency target for the trainer's logging."""
+        self.predictions = (student_logits.detach(), target_scores.detach())
 
     def after_step(self, step):
         """Called after the optimiser and EMA updates of ``step``."""
