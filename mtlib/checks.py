@@ -2,6 +2,7 @@
 ``build_model``, the models, ``toy.fit_panel``). User values are checked once, in
 :class:`mtlib.config.RunConfig`; functions it feeds trust their arguments. Leaf module.
 """
+import math
 
 
 def is_int(value):
@@ -12,6 +13,11 @@ def is_int(value):
 def is_number(value):
     """An int or float that is not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite(value):
+    """A number (see :func:`is_number`) that is neither NaN nor +/-infinity."""
+    return is_number(value) and math.isfinite(value)
 
 
 def check_int(name, value, low=None, high=None):

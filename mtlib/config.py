@@ -8,7 +8,7 @@ import typing
 from dataclasses import asdict, dataclass, fields
 from typing import List, Optional
 
-from mtlib.checks import check_choice, is_int, is_number
+from mtlib.checks import check_choice, is_finite, is_int, is_number
 from mtlib.data.datasets import DATASETS
 from mtlib.data.normalize import NORMALIZATIONS
 from mtlib.models import CONFIG_ARCHS as ARCHS, CONVNET_NORMS
@@ -176,7 +176,9 @@ _KINDS = {int: "an integer", float: "a number", bool: "True or False", str: "a s
 def _check_type(name, value, hint):
     """Raise ValueError unless ``value`` fits the annotation ``hint`` (Optional[X] also takes None).
 
-    A float field takes an int (papermill passes ``-p lr 1`` as one); ints and floats refuse bools.
+    A float field takes an int (papermill passes ``-p lr 1`` as one) and refuses NaN and +/-infinity
+    (which would pass every range check below and fail later, e.g. inside the optimizer); ints and
+    floats refuse bools.
     """
     args = typing.get_args(hint)
     optional = typing.get_origin(hint) is typing.Union and type(None) in args
@@ -190,6 +192,9 @@ def _check_type(name, value, hint):
     if not ok:
         raise ValueError(f"{name}={value!r} must be {_KINDS[hint]}" + (" or None" if optional else "")
                          + f"; got {type(value).__name__}")
+    if hint is float and not is_finite(value):
+        raise ValueError(f"{name}={value!r} must be a finite number" + (" or None" if optional else "")
+                         + " (not NaN or infinity)")
 
 
 def _at_least(name, value, low):

@@ -1,3 +1,7 @@
+import typing
+from dataclasses import fields
+from typing import Optional
+
 import pytest
 
 from mtlib.config import RunConfig
@@ -89,3 +93,34 @@ def test_committed_results_keep_their_identity():
         again = RunConfig.from_dict(config).to_dict()
         assert json.dumps(identity(again), sort_keys=True) == json.dumps(identity(config), sort_keys=True), path
         assert run_key(again) == run_key(config), path
+
+
+# every float / Optional[float] knob, read from the dataclass annotations (a new one is covered too)
+_FLOAT_FIELDS = [f.name for f in fields(RunConfig)
+                 if typing.get_type_hints(RunConfig)[f.name] in (float, Optional[float])]
+
+
+def test_float_fields_come_from_the_annotations():
+    assert {"lr", "consistency_weight", "adam_beta1", "adam_beta2", "ema_decay", "consistency_tau",
+            "width", "dropout", "nesterov_momentum"} <= set(_FLOAT_FIELDS)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name", _FLOAT_FIELDS)
+def test_float_fields_refuse_nan_and_infinity(name, value):
+    """NaN passes every range check (all comparisons are False) and inf passes the lower bounds: both
+    would fail later, inside the optimizer; the type check refuses them by name."""
+    with pytest.raises(ValueError, match=rf"^{name}={value!r} must be a finite number"):
+        RunConfig(**{"steps": 10, "rampdown_steps": 0, "rampup_steps": 0, name: value})
+
+
+def test_train_refuses_nan_before_training(monkeypatch):
+    import mtlib
+    import mtlib.training.trainer as trainer
+
+    def no_trainer(*args, **kwargs):
+        raise AssertionError("a Trainer was built for an invalid config")
+
+    monkeypatch.setattr(trainer, "Trainer", no_trainer)
+    with pytest.raises(ValueError, match=r"^lr=nan must be a finite number"):
+        mtlib.train(lr=float("nan"))

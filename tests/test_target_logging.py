@@ -70,7 +70,11 @@ class _Fixed:
     """A method stand-in whose predictions are given."""
 
     def __init__(self, student, target):
-        self.predictions = (student, target)
+        self.pair = (student, target)
+
+    def take_predictions(self):
+        pair, self.pair = self.pair, None
+        return pair
 
 
 def test_accuracy_counts_unlabeled_images_only_by_hand():
@@ -85,7 +89,7 @@ def test_accuracy_counts_unlabeled_images_only_by_hand():
     # the labeled image 0 is right for the target and wrong for the student and must not count
     tr.method = _Fixed(student=one_hot([1, 2, 2, 0]), target=one_hot([0, 1, 0, 1]))
     tr._log_targets(index, labels)
-    assert tr.method.predictions is None          # consumed: a step without a target logs nothing
+    assert tr.method.take_predictions() is None   # consumed: a step without a target logs nothing
     row = tr.evaluate_now()
     assert row["train_target_accuracy"] == pytest.approx(200 / 3)
     assert row["train_student_accuracy"] == pytest.approx(100 / 3)

@@ -29,6 +29,8 @@ SPLITS = ("train", "test", "extra")   # "extra" exists for SVHN only
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 _JPEG_EXTENSIONS = (".jpg", ".jpeg")
 _CACHE_VERSION = "1"
+# the layouts under a data root that CIFAR-10 is read from (cifar10_source, in its order)
+CIFAR10_FORMATS = "cifar10-jpeg.tar.gz, cifar10-jpeg/{train,test}/ or cifar-10-batches-py/"
 
 
 class DataNotFoundError(FileNotFoundError, ValueError):
@@ -259,9 +261,23 @@ def _load_tarball(tar_path: Path, split: str, name: str) -> ImageSet:
 
 
 # ---------------------------------------------------------------------------------------- cifar10
+def cifar10_source(root: str | os.PathLike) -> Optional[Path]:
+    """What under ``root`` CIFAR-10 is read from, in :func:`load_dataset`'s order (an ImageFolder
+    copy, ``cifar-10-batches-py``, ``cifar10-jpeg.tar.gz``), or None when it holds none of them."""
+    root = Path(root)
+    for folder in (root / "cifar10-jpeg", root):
+        if (folder / "train").is_dir() and (folder / "test").is_dir():
+            return folder
+    if (root / "cifar-10-batches-py").is_dir():
+        return root / "cifar-10-batches-py"
+    if (root / "cifar10-jpeg.tar.gz").is_file():
+        return root / "cifar10-jpeg.tar.gz"
+    return None
+
+
 def _how_to_get(name: str, root: Path, split: str = "") -> str:
     if name == "cifar10":
-        what = "cifar10-jpeg.tar.gz, cifar10-jpeg/{train,test}/ or cifar-10-batches-py/"
+        what = CIFAR10_FORMATS
     elif split == "extra":
         what = "extra_32x32.mat (torchvision's SVHN extra split, 1.3 GB)"
     else:
@@ -273,22 +289,20 @@ def _how_to_get(name: str, root: Path, split: str = "") -> str:
 
 def _load_cifar10(root: Path, train: bool, download: bool) -> ImageSet:
     split = "train" if train else "test"
-    for folder in (root / "cifar10-jpeg", root):
-        if (folder / "train").is_dir() and (folder / "test").is_dir():
-            data = _load_imagefolder_split(folder, split, name="cifar10")
-            _check_cifar_classes(data, folder)
-            return data
-    if (root / "cifar-10-batches-py").is_dir():
-        return _torchvision_cifar10(root, train, download=False)
-    tar_path = root / "cifar10-jpeg.tar.gz"
-    if tar_path.is_file():
-        data = _load_tarball(tar_path, split, name="cifar10")
-        _check_cifar_classes(data, tar_path)
-        return data
-    if download:
+    source = cifar10_source(root)
+    if source is None:
+        if not download:
+            raise DataNotFoundError(_how_to_get("cifar10", root))
         root.mkdir(parents=True, exist_ok=True)
         return _torchvision_cifar10(root, train, download=True)
-    raise DataNotFoundError(_how_to_get("cifar10", root))
+    if source == root / "cifar-10-batches-py":
+        return _torchvision_cifar10(root, train, download=False)
+    if source == root / "cifar10-jpeg.tar.gz":
+        data = _load_tarball(source, split, name="cifar10")
+    else:
+        data = _load_imagefolder_split(source, split, name="cifar10")
+    _check_cifar_classes(data, source)
+    return data
 
 
 def _check_cifar_classes(data: ImageSet, where) -> None:

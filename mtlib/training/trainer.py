@@ -203,7 +203,7 @@ class Trainer:
     def _log_targets(self, index, labels):
         """Sum, on the device, how many of this batch's unlabeled images the consistency target and the
         student's own (training-mode) prediction classify right, against the hidden true labels."""
-        predictions, self.method.predictions = self.method.predictions, None
+        predictions = self.method.take_predictions()
         if predictions is None:
             return
         student, target = predictions

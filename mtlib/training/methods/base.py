@@ -23,10 +23,10 @@ class Method:
     # the model whose error a table reports for this method: the EMA of the weights (the paper
     # evaluates EMA weights for all its models, Table 1) or the raw network ("student")
     reported_model = "ema"
-    # what the trainer's logging reads after each loss (never an input of it): (student class logits,
-    # consistency target's class scores) for the batch, detached; None when the step has no target
-    # (supervised-only; Temporal Ensembling's first epoch). Paper Sec. 1-2: are the targets better?
-    predictions = None
+    # what the trainer's logging reads after each loss (never an input of it), detached: the student's
+    # class logits (set by _student_costs) and the consistency target (set by _consistency); the target
+    # stays None on a step without one (supervised-only; Temporal Ensembling's first epoch)
+    _student_pred = _target_pred = None
 
     def __init__(self, student, ema, cfg, augment, generator, n_train, num_classes):
         self.student, self.ema, self.cfg = student, ema, cfg
@@ -41,9 +41,12 @@ class Method:
         """
         raise NotImplementedError
 
-    def _record(self, student_logits, target_scores):
-        """Keep this step's student prediction and consistency target for the trainer's logging."""
-        self.predictions = (student_logits.detach(), target_scores.detach())
+    def take_predictions(self):
+        """(student class logits, consistency target) of the last loss, or None without a target; the
+        trainer's logging compares them with the hidden true labels (Sec. 1-2: are targets better?)."""
+        pair = None if self._target_pred is None else (self._student_pred, self._target_pred)
+        self._student_pred = self._target_pred = None
+        return pair
 
     def after_step(self, step):
         """Called after the optimiser and EMA updates of ``step``."""
@@ -61,6 +64,7 @@ class Method:
     def _consistency(self, student_logits, target_logits, labels):
         """Consistency cost J (Sec. 2) over the images ``consistency_on`` selects, summed and divided
         by the whole batch size, as the authors' code does (masked costs, then a mean over the batch)."""
+        self._target_pred = target_logits.detach()
         per_image = consistency_cost(student_logits, target_logits, self.cfg.consistency,
                                      self.cfg.consistency_tau, reduction="none")
         if self.cfg.consistency_on == "unlabeled":
@@ -72,6 +76,7 @@ class Method:
         logit-distance coupling of Fig. 4e. Stats are detached tensors: nothing waits for the device."""
         class_logits, cons_logits = split_heads(output)
         class_cost = classification_cost(class_logits, labels)
+        self._student_pred = class_logits.detach()
         stats = {"class_cost": class_cost.detach()}
         total = class_cost
         if self.cfg.logit_distance_weight > 0:

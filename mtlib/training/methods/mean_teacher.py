@@ -31,8 +31,7 @@ class MeanTeacher(Method):
         with torch.no_grad():
             teacher_logits, _ = split_heads(self.ema(x_teacher))
         student_out = self.student(x_student)
-        total, class_logits, cons_logits, stats = self._student_costs(student_out, labels)
-        self._record(class_logits, teacher_logits)
+        total, _, cons_logits, stats = self._student_costs(student_out, labels)
         cons = self._consistency(cons_logits, teacher_logits.detach(), labels)
         total = total + weight * cons
         stats.update(consistency_cost=cons.detach(), loss=total.detach())

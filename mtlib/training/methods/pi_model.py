@@ -13,9 +13,8 @@ class PiModel(Method):
     def loss(self, x, labels, index, step, weight):
         out_a = self.student(self.augment(x, self.generator))
         out_b = self.student(self.augment(x, self.generator))
-        total, class_a, cons_a, stats = self._student_costs(out_a, labels)
+        total, _, cons_a, stats = self._student_costs(out_a, labels)
         target_logits, _ = split_heads(out_b)
-        self._record(class_a, target_logits)
         cons = self._consistency(cons_a, target_logits, labels)
         total = total + weight * cons
         stats.update(consistency_cost=cons.detach(), loss=total.detach())

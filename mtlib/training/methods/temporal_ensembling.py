@@ -37,10 +37,9 @@ class TemporalEnsembling(Method):
 
     def loss(self, x, labels, index, step, weight):
         output = self.student(self.augment(x, self.generator))
-        total, class_logits, cons_logits, stats = self._student_costs(output, labels)
+        total, _, cons_logits, stats = self._student_costs(output, labels)
         self.epoch_outputs[index] = F.softmax(cons_logits.detach().float(), dim=1)
         if self.epochs_done > 0:
-            self._record(class_logits, self.targets[index])
             cons = self._consistency_to_probs(cons_logits, self.targets[index], labels)
             total = total + weight * cons
             stats["consistency_cost"] = cons.detach()
