@@ -4,8 +4,10 @@
 # ipywidgets HTML manager) with `npm ci` first when node_modules/ is missing or
 # older than package-lock.json.  Then executes every notebook, two at a time, into the
 # jupyter-cache that the build reads (_config.yml: execute_notebooks: cache).  Two chapters read
-# the CIFAR-10 images themselves: set MTLIB_DATA (see README).  Extra arguments go to
-# `jupyter-book build`.
+# the CIFAR-10 images themselves, so before any notebook runs `python -m mtlib.data.fetch cifar10`
+# finds them: $MTLIB_DATA if set (a folder holding an existing copy, see README), else the default
+# data folder, where torchvision downloads CIFAR-10 once; offline without MTLIB_DATA it stops here
+# with exit code 2 and one message.  Extra arguments go to `jupyter-book build`.
 # See book/contributing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,12 @@ if [ -z "$JB" ]; then
     echo "build_book: jupyter-book not found; set JUPYTER_BOOK or put the venv's bin/ on PATH" >&2
     exit 2
 fi
+
+# CIFAR-10 for the chapters: the folder the preflight resolved (stdout; messages go to stderr).
+PY="$(dirname "$JB")/python"
+[ -x "$PY" ] || PY=python
+DATA=$("$PY" -m mtlib.data.fetch cifar10)   # exit code 2 (set -e stops here) when there is none
+export MTLIB_DATA="$DATA"
 
 start=$(date +%s)
 # Execute every notebook afresh, two at a time (one per core), into the cache the build reads.

@@ -31,18 +31,17 @@ class FetchError(RuntimeError):
     """No CIFAR-10 could be found or downloaded; the message says what to set."""
 
 
-def ensure_cifar10(log=sys.stderr) -> Path:
+def ensure_cifar10(log=None) -> Path:
     """The data folder that holds CIFAR-10: ``$MTLIB_DATA`` if set, else the default folder, where
-    it is downloaded once if missing. Raises :class:`FetchError` naming MTLIB_DATA otherwise."""
-    if os.environ.get("MTLIB_DATA"):
-        root = data_root()
-        if cifar10_source(root) is None:
-            raise FetchError(f"MTLIB_DATA={str(root)!r} holds no CIFAR-10: set MTLIB_DATA to a folder "
-                             f"holding {CIFAR10_FORMATS}, or unset it to download CIFAR-10 into "
-                             "the default data folder")
-        return root
+    it is downloaded once if missing. Raises :class:`FetchError` naming MTLIB_DATA otherwise.
+    Progress lines go to ``log`` (default: stderr)."""
+    log = sys.stderr if log is None else log
     root = data_root()
     found = cifar10_source(root)
+    if found is None and os.environ.get("MTLIB_DATA"):
+        raise FetchError(f"MTLIB_DATA={str(root)!r} holds no CIFAR-10: set MTLIB_DATA to a folder "
+                         f"holding {CIFAR10_FORMATS}, or unset it to download CIFAR-10 into the "
+                         "default data folder")
     if found is not None:
         print(f"{_PROG}: CIFAR-10 found in {found}", file=log)
         return root
@@ -51,8 +50,8 @@ def ensure_cifar10(log=sys.stderr) -> Path:
         _download_cifar10(root)
     except Exception as e:  # offline, refused, truncated, wrong checksum: one message, exit 2
         raise FetchError(f"could not download CIFAR-10 into {root} ({type(e).__name__}: {e}); "
-                         "offline, set MTLIB_DATA to a folder holding an existing copy as "
-                         f"{CIFAR10_FORMATS}") from e
+                         "without internet, set MTLIB_DATA to a folder holding an existing copy as "
+                         f"{CIFAR10_FORMATS}, and run again") from e
     print(f"{_PROG}: downloaded CIFAR-10 into {root / 'cifar-10-batches-py'}", file=log)
     return root
 
