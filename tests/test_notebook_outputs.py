@@ -67,8 +67,17 @@ def differences(stored, executed):
         a, b = comparable(ref.get("outputs", [])), comparable(new.get("outputs", []))
         if a != b:
             key = next(k2 for k2 in sorted(set(a) | set(b)) if a.get(k2) != b.get(k2))
-            found.append((k, f"{key}: stored {str(a.get(key))[:300]!r} != executed {str(b.get(key))[:300]!r}"))
+            found.append((k, f"{key}: " + _first_difference("\n".join(map(str, a.get(key, []))),
+                                                             "\n".join(map(str, b.get(key, []))))))
     return found
+
+
+def _first_difference(stored, executed):
+    """The first line where two texts differ, stored and executed."""
+    for line, (x, y) in enumerate(zip(stored.splitlines() + [""], executed.splitlines() + [""]), 1):
+        if x != y:
+            return f"line {line}: stored {x[:200]!r}, executed {y[:200]!r}"
+    return "the same lines, other whitespace"
 
 
 @pytest.fixture(scope="module")
