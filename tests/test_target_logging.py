@@ -102,3 +102,4 @@ def test_unlabeled_subset_is_fixed_and_unlabeled():
     assert torch.equal(a.unlabeled_eval_idx, b.unlabeled_eval_idx)
     assert len(a.unlabeled_eval_idx) == min(UNLABELED_EVAL_SIZE, len(data.unlabeled_idx))
     assert set(a.unlabeled_eval_idx.tolist()) <= set(data.unlabeled_idx.tolist())
+    assert len(Trainer(tiny_cfg(max_test=10), data).unlabeled_eval_idx) == 10   # never more than the test subset

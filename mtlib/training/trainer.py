@@ -36,7 +36,8 @@ from mtlib.results import RunResult, checkpoint_path, provenance
 
 
 FINITE_CHECK_EVERY = 100
-UNLABELED_EVAL_SIZE = 1000     # unlabeled training images evaluated at every row (a fixed seeded subset)
+UNLABELED_EVAL_SIZE = 1000     # unlabeled training images evaluated at every row (a fixed seeded subset;
+                               # no more than max_test, so a smoke run's evaluation stays as small as its test set)
 # running sums of the target logging (in Trainer._sums, not averaged into train_* columns)
 _TARGET_SUMS = ("unlabeled_seen", "target_correct", "student_correct")
 
@@ -130,10 +131,11 @@ class Trainer:
         return x, y
 
     def _unlabeled_subset(self):
-        """Up to UNLABELED_EVAL_SIZE unlabeled training images, drawn with a generator of their own."""
-        unl = self.data.unlabeled_idx
+        """Up to UNLABELED_EVAL_SIZE (and max_test) unlabeled training images, drawn with a generator of
+        their own."""
+        unl, size = self.data.unlabeled_idx, min(UNLABELED_EVAL_SIZE, self.cfg.max_test or UNLABELED_EVAL_SIZE)
         gen = torch.Generator().manual_seed(self.cfg.seed + 4)
-        return unl[torch.randperm(len(unl), generator=gen)[:UNLABELED_EVAL_SIZE]]
+        return unl[torch.randperm(len(unl), generator=gen)[:size]]
 
     # ---------------------------------------------------------------- checkpoints
     @property
