@@ -78,12 +78,17 @@ def test_resume_gives_same_final_metrics(tmp_path):
         first.train_step()
         if first.step % 4 == 0:
             first.evaluate_now()
+    first._wall = 1000.0          # as if the first slice had trained for 1,000 s
     first.save_checkpoint()
     resumed = Trainer(cfg, data)
     assert resumed.resume() and resumed.step == 5
     result = resumed.run(progress=False)
     assert result.history == full.history
     assert result.final == full.final
+    # provenance: the whole run's wall time (both slices) and its speed over all 12 steps
+    wall = result.provenance["wall_time_s"]
+    assert 1000.0 < wall < 1100.0
+    assert result.provenance["images_per_s"] == pytest.approx(12 * 20 / wall, abs=0.05)   # rounded to 0.1
 
 
 def test_diverging_loss_stops_with_clear_error(tmp_path):

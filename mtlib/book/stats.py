@@ -8,7 +8,6 @@ interval lies below 0; otherwise it says that this scale does not resolve the di
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 LEVEL = 0.95
 
@@ -61,6 +60,7 @@ def t_interval(values, level=LEVEL):
     values = np.asarray(list(values), dtype=float)
     if values.size < 2:
         raise ValueError(f"a t interval needs at least 2 values; got {values.size}")
+    from scipy import stats as sps   # imported on first use: it costs every CLI process ~1.5 s
     mean, sem = values.mean(), sps.sem(values)
     if sem == 0:
         return float(mean), float(mean), float(mean)

@@ -22,7 +22,6 @@ import threading
 from pathlib import Path
 
 import mtlib
-from mtlib.book.tables import fmt, mean_std
 from mtlib.config import RunConfig
 from mtlib.reproduce.presets import PRESETS, get_preset
 from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, checkpoint_path, load_result,
@@ -221,6 +220,7 @@ def run_one(run, folder, checkpoint_every, via="direct", notebooks=None, data_ca
 def table_rows(runs, folder, metric=None):
     """One dict per table cell: ours (mean, std over the runs found), the paper's, diff, within.
     ``metric=None``: each run's own (EMA weights; Temporal Ensembling's raw network)."""
+    from mtlib.book.tables import mean_std    # here, not at the top: scipy and pandas cost every run ~2 s
     scanned = scan_results(folder) if Path(folder).is_dir() else {}
     cells = {}
     for r in runs:
@@ -242,6 +242,7 @@ def table_rows(runs, folder, metric=None):
 
 
 def format_table(title, rows, folder):
+    from mtlib.book.tables import fmt
     metrics = ", ".join(sorted({r["metric"] for r in rows}))
     lines = [title, f"results: {folder}   metric: {metrics} (%)   within: |ours - paper| <= the paper's std", ""]
     width = max([len("cell")] + [len(r["row"] + (" [raw]" if r["metric"].startswith("student") else "")) for r in rows])

@@ -270,7 +270,7 @@ class Trainer:
         cfg = self.cfg
         if resume:
             self.resume()
-        start_step, t0 = self.step, time.perf_counter()
+        t0 = time.perf_counter()
         wall0 = self._wall
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=cfg.method,
                    mininterval=2.0, dynamic_ncols=True)
@@ -294,8 +294,9 @@ class Trainer:
         if not self.history or self.history[-1]["step"] != self.step:
             self.evaluate_now()
         bar.close()
-        wall = time.perf_counter() - t0
-        images = (self.step - start_step) * cfg.batch_size
+        # the whole run's wall time and speed, over every slice it was resumed in
+        wall = wall0 + time.perf_counter() - t0
+        images = self.step * cfg.batch_size
         final = {k: v for k, v in self.history[-1].items() if k.endswith(("_error", "_cost"))}
         final["step"] = self.step
         if hasattr(self.method, "memory_bytes"):
