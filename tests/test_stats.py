@@ -75,3 +75,20 @@ def test_check_claims_checks_each_comparison_against_its_verdict():
     assert stats.check_claims([lower], ["b_lower"], check=False) == ["a_lower"]
     with pytest.raises(ValueError):                  # a verdict for each comparison, no more, no fewer
         stats.check_claims([lower, unresolved], ["a_lower"])
+
+
+def test_pairing_refuses_two_precisions_and_names_both_files():
+    from mtlib.book.stats import check_one_precision
+    from mtlib.results import RunResult
+
+    def run(method, seed, precision, name):
+        return RunResult(config={"method": method, "seed": seed, "n_labels": 100}, final={"ema_test_error": 30.0},
+                         provenance={"precision": precision, "loaded_from": f"/somewhere/{name}.json"})
+
+    fp32 = [run("mean_teacher", s, "fp32", f"mt-seed{s}") for s in (0, 1)]
+    pi_fp32 = [run("pi", s, "fp32", f"pi-seed{s}") for s in (0, 1)]
+    check_one_precision(fp32, pi_fp32)                                   # one precision: fine
+    check_one_precision(fp32, [run("pi", 5, "bf16", "pi-seed5")])        # no common seed: nothing paired
+    mixed = [pi_fp32[0], run("pi", 1, "bf16", "pi-seed1")]
+    with pytest.raises(ValueError, match=r"refusing to pair mt-seed1.json \(fp32\) with pi-seed1.json \(bf16\)"):
+        check_one_precision(fp32, mixed)

@@ -6,6 +6,7 @@ for their mean (scipy.stats). A chapter asserts "A has lower error than B" only 
 interval lies below 0; otherwise it says that this scale does not resolve the difference.
 """
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +83,29 @@ def paired(a_by_seed, b_by_seed, a="A", b="B", level=LEVEL):
 def by_seed(results, metric="ema_test_error"):
     """{seed: final ``metric``} of a list of RunResults."""
     return {r.config["seed"]: r.final[metric] for r in results}
+
+
+def run_name(result):
+    """How an error message names a run: its results file, else method, labels, seed and key."""
+    from mtlib.results import run_key
+    c = result.config
+    return Path(result.provenance.get("loaded_from", "")).name or \
+        f"{c['method']} {c['n_labels']} labels seed {c['seed']} ({run_key(c)})"
+
+
+def check_one_precision(runs_a, runs_b):
+    """Raise ValueError naming both runs when two runs paired by seed were computed in different
+    precisions (provenance "precision": fp32 or bf16): a paired difference then mixes the methods'
+    difference with the precisions' (the appendix measures bf16 - fp32)."""
+    b_by_seed = {r.config["seed"]: r for r in runs_b}
+    for ra in runs_a:
+        rb = b_by_seed.get(ra.config["seed"])
+        if rb is None:
+            continue
+        pa, pb = ra.provenance.get("precision"), rb.provenance.get("precision")
+        if pa != pb:
+            raise ValueError(f"refusing to pair {run_name(ra)} ({pa}) with {run_name(rb)} ({pb}): "
+                             "a paired comparison never crosses two precisions")
 
 
 def compare(runs_a, runs_b, a, b, metric="ema_test_error", level=LEVEL):
