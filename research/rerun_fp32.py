@@ -1,8 +1,10 @@
-"""Re-run committed CPU-scale results files in float32 on the same seeds (the book's evidence is fp32).
+"""Re-run committed CPU-scale results files in float32 on the same seeds: the book's evidence is fp32,
+and every run carries the targets' accuracy (logged since the bf16 runs and the first fp32 ones).
 
 Reads each results file named in ``--list`` (one file name per line, in priority order, from
-``--from``), trains the same run (same identity: precision is not part of it) with
-``precision="fp32"`` and 1 thread, and writes the new file into ``--out``. Sharded (``--shard i/n``
+``--from``; ``bf16_files.txt`` lists the 156 made in bf16), trains the same run (same identity:
+precision is not part of it) with ``precision="fp32"`` and 1 thread, and writes the new file into
+``--out``. Sharded (``--shard i/n``
 takes lines i, i+n, ...), resumable (checkpoints in ``<out>/checkpoints``; a finished file is skipped)
 and stoppable with SIGTERM at the end of a step::
 
@@ -34,7 +36,7 @@ def fp32_run(path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--list", default=str(HERE / "bf16_files.txt"))
+    ap.add_argument("--list", default=str(HERE / "rerun_files.txt"))
     ap.add_argument("--from", dest="source", default=str(BOOK / "cpu"))
     ap.add_argument("--out", default=str(BOOK / "fp32-reruns"))
     ap.add_argument("--shard", default="0/1")
