@@ -91,6 +91,7 @@ class RunConfig:
     # bookkeeping
     eval_every: int = 1000
     eval_batch_size: int = 500
+    recalibrate_batches: int = 0             # N > 0: BN statistics from N noisy batches before each evaluation; 0: off
     checkpoint_every: int = 0                # 0: no checkpoints
     checkpoint_dir: Optional[str] = None
     device: str = "cpu"
@@ -119,7 +120,7 @@ class RunConfig:
         for name in ("n_labels",):
             _at_least(name, getattr(self, name), 1)
         for name in ("n_val", "translate", "rampup_steps", "rampdown_steps", "eval_every",
-                     "checkpoint_every", "threads", "n_extra_unlabeled"):
+                     "checkpoint_every", "threads", "n_extra_unlabeled", "recalibrate_batches"):
             _at_least(name, getattr(self, name), 0)
         for name in ("lr", "input_noise", "consistency_weight", "logit_distance_weight",
                      "weight_decay"):

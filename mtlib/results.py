@@ -75,7 +75,7 @@ def load_result(path):
 
 
 # parameters added after results files existed: at these values they leave a run's identity as it was
-LATER_DEFAULTS = {"convnet_norm": "batchnorm"}
+LATER_DEFAULTS = {"convnet_norm": "batchnorm", "recalibrate_batches": 0}
 
 
 def identity(config):

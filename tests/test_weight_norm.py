@@ -44,6 +44,37 @@ def test_evaluation_mode_subtracts_the_eval_mean_and_does_not_update_it():
     assert torch.equal(layer.eval_mean, torch.tensor([1.0, -2.0]))
 
 
+def test_fp32_input_gives_the_formula_bit_for_bit_in_both_modes():
+    torch.manual_seed(0)
+    layer = MeanOnlyBatchNorm(3)
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    x = torch.randn(4, 3, 5, 5) * 3 + 1
+    mean = x.mean(dim=[0, 2, 3])
+    expected = x - mean.reshape(1, -1, 1, 1) + layer.bias.reshape(1, -1, 1, 1)     # the formula before
+    assert torch.equal(layer(x), expected)
+    assert torch.equal(layer.eval_mean, torch.zeros(3).lerp_(mean, 1 - EVAL_MEAN_DECAY))
+    layer.eval()
+    assert torch.equal(layer(x), x - layer.eval_mean.reshape(1, -1, 1, 1) + layer.bias.reshape(1, -1, 1, 1))
+
+
+def test_bf16_input_is_centred_and_tracked_in_fp32():
+    torch.manual_seed(0)
+    layer, reference = MeanOnlyBatchNorm(3), MeanOnlyBatchNorm(3)
+    x = (torch.randn(8, 3, 4, 4) * 2 + 5).bfloat16()
+    y, y_fp32 = layer(x), reference(x.float())          # the same values, one of them in fp32
+    assert torch.equal(layer.eval_mean, reference.eval_mean)   # the update of the fp32 computation
+    assert y.dtype == torch.float32 and torch.equal(y, y_fp32)
+    # the bf16 arithmetic this replaces rounds the batch mean (and the centred values) to bf16
+    bf16_mean = x.mean(dim=[0, 2, 3]).float()
+    assert not torch.equal(torch.zeros(3).lerp_(bf16_mean, 1 - EVAL_MEAN_DECAY), layer.eval_mean)
+    conv = nn.Conv2d(3, 3, 1, bias=False)
+    with torch.autocast("cpu", dtype=torch.bfloat16):   # conv (bf16) -> centring (fp32) -> conv (bf16 again)
+        h = conv(torch.randn(2, 3, 4, 4))
+        assert h.dtype == torch.bfloat16 and layer(h).dtype == torch.float32
+        assert conv(layer(h)).dtype == torch.bfloat16
+
+
 def test_effective_weight_has_norm_g_per_output_channel():
     conv = wn_layer(nn.Conv2d(3, 4, 3, bias=False))
     g = torch.tensor([0.5, 1.0, 2.0, 3.0])

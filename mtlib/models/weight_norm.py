@@ -37,7 +37,13 @@ class MeanOnlyBatchNorm(nn.Module):
         self.update_eval_mean = True   # off during data-dependent initialisation (as the TF init tower)
 
     def forward(self, x):
+        # Centring in float32, as the TF code computes (a bf16 conv output under autocast is cast up
+        # first, so its batch mean, the subtraction and the eval-mean update lose nothing to bf16).
+        # The output is float32, as it already was under autocast (bf16 minus the mean plus the fp32
+        # bias promotes to fp32); the next conv or linear casts it back to bf16 itself. A float32
+        # input is not copied (``.float()`` returns it), so fp32 runs compute exactly what they did.
         shape = (1, -1) + (1,) * (x.dim() - 2)
+        x = x.float()
         if self.training:
             mean = x.mean(dim=[d for d in range(x.dim()) if d != 1])
             if self.update_eval_mean:

@@ -3,7 +3,9 @@
 Each step: a batch of indices -> images and (masked) labels -> the method's loss -> backward ->
 optimiser step with the scheduled lr / betas -> EMA update of the teacher -> method hooks.
 Every ``eval_every`` steps and at the end, the student and the EMA model are evaluated on the
-test (and validation) images, and a row is added to the history.
+test (and validation) images, and a row is added to the history (with ``recalibrate_batches``, each
+model is also evaluated as a copy with fresh normalisation statistics, mtlib.training.recalibrate:
+columns ``student_recal_test_error`` etc. beside the as-trained ones).
 The targets' accuracy (paper Sec. 1-2: does an averaged teacher give better targets?) is measured on
 the logging side only: each row holds the accuracy of the consistency targets and of the student's
 own predictions on the unlabeled images of the batches since the last row, and both models' error
@@ -25,6 +27,7 @@ from mtlib.training.checkpoints import load_checkpoint, save_checkpoint
 from mtlib.config import RunConfig
 from mtlib.data import load_data
 from mtlib.training.evaluation import evaluate
+from mtlib.training.recalibrate import noisy_batches, recalibrated
 from mtlib.training.methods import make_method
 from mtlib.models import build_model
 from mtlib.models.weight_norm import data_dependent_init, has_weight_norm
@@ -67,7 +70,7 @@ class Trainer:
         self.data = data if data is not None else load_data(cfg)
         torch.manual_seed(cfg.seed)
         self.student = self._build_student().to(self.device)
-        augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
+        self.augment = augment = Augment(translate=cfg.translate, flip=cfg.flip, input_noise=cfg.input_noise)
         if has_weight_norm(self.student):
             self._data_dependent_init(augment)
         self.ema = ema_lib.make_teacher(self.student)
@@ -242,19 +245,37 @@ class Trainer:
             row["train_target_accuracy"] = 100.0 * counts["target_correct"] / seen
             row["train_student_accuracy"] = 100.0 * counts["student_correct"] / seen
         for name, model in (("student", self.student), ("ema", self.ema)):
-            err, cost = evaluate(model, self.test_x, self.test_y, self.cfg.eval_batch_size, self.device)
-            row[f"{name}_test_error"], row[f"{name}_test_cost"] = err, cost
-            if len(self.data.val_y):
-                err, cost = evaluate(model, self.data.val_x, self.data.val_y, self.cfg.eval_batch_size, self.device)
-                row[f"{name}_val_error"], row[f"{name}_val_cost"] = err, cost
-            if len(self.unlabeled_eval_idx):
-                idx = self.unlabeled_eval_idx
-                err, cost = evaluate(model, self.data.train_x[idx], self.data.train_labels[idx],
-                                     self.cfg.eval_batch_size, self.device)
-                row[f"{name}_unlabeled_error"], row[f"{name}_unlabeled_cost"] = err, cost
+            self._evaluate_into(row, name, model)
+            if self.cfg.recalibrate_batches:      # both evaluations: as trained, and recalibrated
+                self._evaluate_into(row, f"{name}_recal", self._recalibrated(model))
         self.history.append(row)
         self._sums, self._count = {}, 0
         return row
+
+    def _evaluate_into(self, row, name, model):
+        """``row[f"{name}_{split}_error"]`` and ``_cost`` for the test set, the validation split (if any)
+        and the fixed unlabeled subset."""
+        splits = [("test", self.test_x, self.test_y)]
+        if len(self.data.val_y):
+            splits.append(("val", self.data.val_x, self.data.val_y))
+        if len(self.unlabeled_eval_idx):
+            idx = self.unlabeled_eval_idx
+            splits.append(("unlabeled", self.data.train_x[idx], self.data.train_labels[idx]))
+        for split, x, y in splits:
+            row[f"{name}_{split}_error"], row[f"{name}_{split}_cost"] = evaluate(
+                model, x, y, self.cfg.eval_batch_size, self.device)
+
+    def _recalibrated(self, model):
+        """``model``, or with ``recalibrate_batches`` a copy whose normalisation statistics come from that
+        many noisy batches of the images the method trains on (mtlib.training.recalibrate; the same
+        batches at every row, drawn from seed + 6, so training and resuming are untouched)."""
+        cfg = self.cfg
+        if not cfg.recalibrate_batches:
+            return model
+        pool = None if self.method.uses_unlabeled else self.data.labeled_idx
+        batches = noisy_batches(self.train_x, cfg.recalibrate_batches, cfg.batch_size, self.augment,
+                                cfg.seed + 6, pool=pool)
+        return recalibrated(model, batches, cfg.seed + 6)
 
     def save_good_checkpoint(self):
         """Write the checkpoint only after checking that every step so far was finite."""
