@@ -25,6 +25,7 @@ SMOKE = dict(
     seeds=[0, 1], ablation_seeds=[0, 1], label_counts=[40],   # chapter grids: 2 seeds, the minimum for an interval
     validation_seeds=[0, 1], validation_weights=[1.0, 3.0], validation_n_val=100,
     longer_seeds=[0, 1], longer=dict(steps=12, rampup_steps=4, rampdown_steps=4, eval_every=6), train_longer=True,
+    train_targets=True,
 )
 
 # The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default

@@ -185,7 +185,7 @@ def mean_series(results, name, with_std=False):
     return steps, means, stds
 
 
-def _band(ax, results, name, **style):
+def band(ax, results, name, **style):
     """Mean line of ``name`` over ``results`` with a +- 1 std band across them."""
     steps, mean, std = mean_series(results, name, with_std=True)
     line, = ax.plot(steps, mean, **style)
@@ -209,10 +209,10 @@ def plot_figure3(results_by_setting, title=None):
         top, bottom = axes[0, j], axes[1, j]
         for method, runs in results_by_setting[setting].items():
             label, n = METHOD_LABELS.get(method, method), len(runs)
-            _band(top, runs, "train_class_cost", color=FIG3_COLORS.get((method, "student")),
+            band(top, runs, "train_class_cost", color=FIG3_COLORS.get((method, "student")),
                   ls=LINESTYLES.get(method, "-"), label=f"{label}, student")
             for model in ("student", "ema"):
-                _band(bottom, runs, f"{model}_test_error", color=FIG3_COLORS.get((method, model)),
+                band(bottom, runs, f"{model}_test_error", color=FIG3_COLORS.get((method, model)),
                       ls=LINESTYLES.get(method, "-"), label=f"{label}, {'EMA' if model == 'ema' else model}")
         top.set_title(f"{setting} (mean of {n} run{'s' if n != 1 else ''})", fontsize=10)
         top.set_yscale("log")

@@ -145,6 +145,8 @@ def frame(comparisons):
     """A DataFrame of Paired comparisons: difference, mean, interval, seeds, verdict."""
     import pandas as pd
 
+    if not comparisons:
+        return pd.DataFrame(columns=["mean (points)", "interval", "seeds", "verdict"]).rename_axis("difference")
     return pd.DataFrame([{"difference": f"{c.a} − {c.b}", "mean (points)": round(c.mean, 2),
                           f"{c.level * 100:g}% interval": f"[{c.low:+.2f}, {c.high:+.2f}]", "seeds": c.n,
                           "verdict": f"{c.a} lower" if c.a_lower else f"{c.b} lower" if c.b_lower
