@@ -8,7 +8,7 @@
 # finds them: $MTLIB_DATA if set (a folder holding an existing copy, see README), else the default
 # data folder, where torchvision downloads CIFAR-10 once; offline without MTLIB_DATA it stops here
 # with exit code 2 and one message.  Extra arguments go to `jupyter-book build`.
-# See book/contributing.md.
+# See CONTRIBUTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -4,7 +4,7 @@ Opens the built pages in headless Chromium (selenium) served from 127.0.0.1,
 with every other host unreachable, and checks that MathJax typeset the math,
 that the embedded ipywidgets render, and that the client-side link between the
 "EMA decay" slider and its number works without a kernel.  Screenshots go to
-_build/screenshots/.  See book/contributing.md.
+_build/screenshots/.  See CONTRIBUTING.md.
 
 HTML used: $MTLIB_BOOK_HTML if set, else _build/html, (re)built with
 scripts/build_book.sh when missing or older than the book's sources.

@@ -40,6 +40,47 @@ def test_results_table_reads_files_and_says_not_run_yet(tmp_path):
     assert list(frame.columns) == [(100, "ours"), (2000, "ours"), (2000, "paper (paper scale)")]
 
 
+def test_results_table_if_run_is_none_until_a_file_matches(tmp_path):
+    assert tables.results_table_if_run(tmp_path, "cifar10", ["pi"], [1000], "ours", image_size=32) is None
+    r = fake("pi", 1000, 0, 40.0, image_size=16)
+    r.save(result_path(tmp_path, r.config))
+    assert tables.results_table_if_run(tmp_path, "cifar10", ["pi"], [1000], "ours", image_size=32) is None
+    r = fake("pi", 2000, 0, 41.0, image_size=32)
+    r.save(result_path(tmp_path, r.config))
+    frame = tables.results_table_if_run(tmp_path, "cifar10", ["pi"], [1000, 2000], "ours", image_size=32)
+    assert frame.loc["Π model", (2000, "ours")] == "41.00"
+    assert frame.loc["Π model", (1000, "ours")] == "not run yet"
+
+
+def test_run_times_median_per_method_and_kind_of_machine():
+    def run(method, minutes, **provenance):
+        return RunResult(config={"method": method}, provenance={"wall_time_s": 60.0 * minutes, "torch_threads": 1,
+                                                                 **provenance})
+    runs = [run("pi", m, precision="fp32", cpu_capability="AVX2") for m in (1, 2, 9)]
+    runs.append(run("mean_teacher", 2, precision="bf16"))   # a file from before cpu_capability was recorded
+    frame = tables.run_times(runs)
+    assert list(frame.index) == ["Π model", "Mean Teacher"]
+    assert frame.loc["Π model", "fp32, AVX2, 1 thread(s)"] == "2.0 (3)"
+    assert frame.loc["Mean Teacher", "bf16, not recorded, 1 thread(s)"] == "2.0 (1)"
+    assert frame.loc["Mean Teacher", "fp32, AVX2, 1 thread(s)"] == "—"
+
+
+def test_preset_plan_and_the_paper_cells_of_a_preset():
+    from mtlib.reproduce.presets import get_preset
+    table2 = get_preset("table2-cifar10")
+    plan = tables.preset_plan([table2, get_preset("table4-resnet")], device="cuda")
+    runs = list(table2.runs())
+    assert plan.loc["table2-cifar10", "runs"] == len(runs) == 4 * 3 * 10 + 4 * 4
+    assert plan.loc["table2-cifar10", "images (millions)"] == round(sum(r.config["steps"] * r.config["batch_size"]
+                                                                      for r in runs) / 1e6)
+    assert plan.loc["table2-cifar10", "cells with a paper number"] == 14   # TE: only 4000 and all labels
+    assert plan.loc["table4-resnet", "command"] == "python -m mtlib.reproduce run table4-resnet --override device=cuda"
+    cells = tables.preset_paper_cells(table2)
+    assert list(cells.columns) == ["1000 labels", "2000 labels", "4000 labels", "50000 labels"]
+    assert cells.loc["Mean Teacher", "4000 labels"] == tables.fmt(*paper.TABLE2_CIFAR10["Mean Teacher"][4000])
+    assert cells.loc["Temporal Ensembling", "1000 labels"] == "—"
+
+
 def test_paper_frame_tables_1_and_4():
     t1 = tables.paper_frame(paper.TABLE1_SVHN)
     assert list(t1.columns) == ["250 labels", "500 labels", "1000 labels", "73257 labels"]

@@ -9,7 +9,7 @@ reference them through ``mathjax_path`` and ``nb_ipywidgets_js`` (_config.yml).
 It also enforces the offline property: a script configured from an http(s)
 URL, or a ``<script src="http...">`` in a written page, is reported as a
 Sphinx warning (``jupyter-book build -W`` turns it into an error).
-See book/contributing.md.
+See CONTRIBUTING.md.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def copy_vendor_files(app: Sphinx) -> None:
         if "//" in uri:
             logger.warning(
                 f"offline_assets: {key} loads {uri!r} from the network; point it at a file "
-                "under _static/npm/ (see book/contributing.md)",
+                "under _static/npm/ (see CONTRIBUTING.md)",
                 type="offline_assets",
             )
         elif not Path(app.outdir, "_static", uri).is_file():

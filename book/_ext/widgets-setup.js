@@ -1,5 +1,5 @@
 // Loaded on widget pages before require.js and the ipywidgets HTML manager
-// (embed-amd.js); see nb_ipywidgets_js in _config.yml and book/contributing.md.
+// (embed-amd.js); see nb_ipywidgets_js in _config.yml and CONTRIBUTING.md.
 // Copied to _static/offline-assets/ by book/_ext/offline_assets.py.
 (function () {
   // 1. RequireJS configuration (a global `require` object set before require.js

@@ -9,6 +9,7 @@ from mtlib.book.paper import column_heading, paper_error
 from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
 from mtlib.book.style import NAMES
 from mtlib.results import load_result
+from mtlib.training.methods import METHOD_CLASSES
 
 
 def load_results(results_dir, **where):
@@ -21,14 +22,24 @@ def load_results(results_dir, **where):
     return out
 
 
+def reported_metric(method, split="test"):
+    """The final metric a method's table reports: its ``Method.reported_model``'s error on ``split``
+    ("ema_test_error"; Temporal Ensembling's raw network, "student_test_error", as Laine & Aila
+    report it). Its weight is chosen on the same model's validation error (``mtlib.book.validation``)."""
+    if method not in METHOD_CLASSES:
+        raise ValueError(f"method={method!r} is unknown; choose from {sorted(METHOD_CLASSES)}")
+    return f"{METHOD_CLASSES[method].reported_model}_{split}_error"
+
+
 def summarize(results, metric="ema_test_error", by=("dataset", "method", "n_labels")):
-    """One row per distinct ``by`` key: runs, seeds, mean and std of ``metric``, the paper's mean and std."""
+    """One row per distinct ``by`` key: runs, seeds, mean and std of ``metric`` (None: each run's
+    method's ``reported_metric``), the paper's mean and std."""
     groups = {}
     for r in results:
         groups.setdefault(tuple(r.config[k] for k in by), []).append(r)
     rows = []
     for key, rs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
-        mean, std = mean_std(r.final[metric] for r in rs)
+        mean, std = mean_std(r.final[metric or reported_metric(r.config["method"])] for r in rs)
         cfg = dict(zip(by, key))
         paper = paper_error(cfg.get("dataset"), cfg.get("method"), cfg.get("n_labels"))
         rows.append({**cfg, "runs": len(rs), "seeds": sorted(r.config["seed"] for r in rs),
@@ -82,6 +93,59 @@ def results_table(results_dir, dataset, methods, label_counts, ours_label, metri
     config matches ``where``, with "not run yet" for cells without a results file."""
     rows = summarize(load_results(results_dir, dataset=dataset, **where), metric=metric)
     return side_by_side(fill_missing(rows, dataset, methods, label_counts), ours_label)
+
+
+def results_table_if_run(results_dir, dataset, methods, label_counts, ours_label, metric="ema_test_error",
+                         **where):
+    """``results_table``, or None while no results file in ``results_dir`` matches (nothing of it run
+    yet): a chapter shows a table of paper-scale cells only once some of them exist."""
+    if not load_results(results_dir, dataset=dataset, **where):
+        return None
+    return results_table(results_dir, dataset, methods, label_counts, ours_label, metric, **where)
+
+
+def preset_plan(presets, device="cuda"):
+    """One line per preset (``mtlib.reproduce.presets.Preset``): what it reproduces, its runs, the
+    training images they process (steps x batch, summed), how many of its table cells have a number
+    of the paper's to compare with (``mtlib.book.paper``, through the preset), and its command."""
+    lines = []
+    for preset in presets:
+        runs = list(preset.runs())
+        lines.append({"preset": preset.name, "reproduces": preset.title, "runs": len(runs),
+                      "images (millions)": round(sum(r.config["steps"] * r.config["batch_size"] for r in runs) / 1e6),
+                      "cells with a paper number": len({(r.row, r.col) for r in runs if r.paper}),
+                      "command": f"python -m mtlib.reproduce run {preset.name} --override device={device}"})
+    return pd.DataFrame(lines).set_index("preset")
+
+
+def preset_paper_cells(preset):
+    """The paper's numbers that a preset's cells are compared with, as "mean ± std" (``mtlib.book.paper``,
+    through the preset's lookup): one line per row of its table (method, and variant where it has
+    one), one column per label count; "—" where the paper prints no number."""
+    cells = {}
+    for r in preset.runs():
+        method, _, variant = r.row.partition(" | ")
+        row = NAMES.get(method, method) + (f", {variant}" if variant else "")
+        cells.setdefault(row, {})[f"{r.col} labels"] = fmt(*r.paper) if r.paper else "—"
+    frame = pd.DataFrame.from_dict(cells, orient="index")
+    return frame[sorted(frame.columns, key=lambda c: int(c.split()[0]))]
+
+
+def run_times(results):
+    """Median wall time of a run in minutes, one line per method and one column per kind of machine,
+    read from each results file's provenance: its precision, the CPU's vector capability ("not
+    recorded" in files made before the provenance had it) and its threads; a cell reads
+    "median (runs)"."""
+    groups = {}
+    for r in results:
+        p = r.provenance
+        kind = f"{p.get('precision')}, {p.get('cpu_capability') or 'not recorded'}, {p.get('torch_threads')} thread(s)"
+        groups.setdefault((r.config["method"], kind), []).append(p["wall_time_s"] / 60)
+    kinds = sorted({k for _, k in groups})
+    methods = [m for m in NAMES if any(m == g for g, _ in groups)]
+    frame = pd.DataFrame({kind: {NAMES[m]: f"{statistics.median(groups[m, kind]):.1f} ({len(groups[m, kind])})"
+                                 for m in methods if (m, kind) in groups} for kind in kinds})
+    return frame.reindex([NAMES[m] for m in methods]).fillna("—")
 
 
 def paper_frame(table, column="paper"):
