@@ -1,8 +1,10 @@
-"""The book's two named scales besides the paper's: the CPU scale and CI's smoke override.
+"""The book's named scales besides the paper's: the CPU scale, its long version, CI's smoke override.
 
 ``CPU_SCALE`` is the one definition of the rendered book's base run: every chapter builds its runs
 from it (``RunConfig(**CPU_SCALE)`` plus the chapter's own knobs and any papermill override).
-``SMOKE`` is what CI passes with ``papermill -p`` to execute every code path in seconds.
+``CPU_LONG_SCALE`` is the same at 3x the steps (``LONG``: the ramps and the evaluation interval
+scaled with them); ``LENGTHS`` names the two. ``SMOKE`` is what CI passes with ``papermill -p`` to
+execute every code path in seconds.
 """
 
 
@@ -17,6 +19,16 @@ CPU_SCALE = dict(
     # the appendix measures bf16 - fp32); a reader's own runs may pass precision="auto" or "bf16"
     precision="fp32",
 )
+
+# The long CPU scale: 3x the steps of the CPU scale, the ramps and the evaluation interval scaled with
+# them (the paper's runs are ~50x longer still); everything else is CPU_SCALE's
+LONG = dict(steps=9000, rampup_steps=3000, rampdown_steps=1500, eval_every=750)
+CPU_LONG_SCALE = {**CPU_SCALE, **LONG}
+# the two lengths of every length comparison: {name: changes to CPU_SCALE}
+LENGTHS = {f"{CPU_SCALE['steps']} steps": {}, f"{LONG['steps']} steps": LONG}
+LENGTH_SHORT, LENGTH_LONG = LENGTHS          # "3000 steps", "9000 steps"
+# the paper's EMA schedule (Sec. 3.4, the SVHN runs): decay 0.99 during the ramp-up, 0.999 after it
+PAPER_EMA = dict(ema_schedule="rampup_switch", ema_decay_rampup=0.99, ema_decay=0.999)
 
 # CI's tiny override: every code path, seconds per chapter, never saved among the book's results.
 SMOKE = dict(
@@ -57,11 +69,73 @@ CPU_GRIDS = dict(
     # what makes Mean Teacher win: the EMA rungs of the ladder and the same at 3x the steps. The other
     # rungs run at CPU_SCALE's weight too: supervised-only and Mean Teacher at 0.99 are cpu-tables runs,
     # the Pi model's is `run cpu-tables --methods pi --labels 100 --override consistency_weight=3`
-    ladder_ema=[("decay 0", dict(ema_decay=0.0)),
-                ("paper schedule", dict(ema_schedule="rampup_switch", ema_decay_rampup=0.99, ema_decay=0.999))],
-    longer=dict(steps=9000, rampup_steps=3000, rampdown_steps=1500, eval_every=750),
+    ladder_ema=[("decay 0", dict(ema_decay=0.0)), ("paper schedule", PAPER_EMA)],
+    longer=LONG,        # the chapters' name (a parameter of the ladder chapter) for the long scale
     # seeds 0-3 were the plan; 4-7 were added after 0-3 left the trend not resolved (the chapter says so)
     longer_seeds=[0, 1, 2, 3, 4, 5, 6, 7],
     # the authors' ConvNet-13 normalisation against the CPU scale's batch norm (paper-scale chapter)
     norm_seeds=[0, 1, 2, 3],
+    # --- the long scale (LONG) and the pre-registered confirmation (mtlib.book.claims) ---
+    # Mean Teacher's EMA at each length (LENGTHS): the CPU scale's constant 0.99 at 3,000 steps, the
+    # paper's schedule at 9,000 (long enough for a slow average; the ladder chapter's question)
+    mean_teacher_ema={LENGTH_SHORT: {}, LENGTH_LONG: PAPER_EMA},
+    # supervised-only's tuning budget, the same as a semi-supervised method's (3 values x
+    # validation_seeds x validation_n_val), on its own regulariser: dropout. The three bracket the
+    # paper's 0.5 on both sides, as validation_weights bracket the CPU scale's weight 3, and are values
+    # of the authors' own dropout sweep (TF experiments/svhn_250_vary_dropout.py: 0, 0.25, 0.5, 0.75),
+    # so none is ours: a network 8x narrower may want less dropout, 100 labels may want more
+    validation_dropouts=[0.25, 0.5, 0.75],
+    # chosen values, None until chosen: mtlib.scales.chosen raises NotChosenYet naming the entry and
+    # the preset whose runs choose it (CHOSEN_BY); the presets that need them refuse until then.
+    # The weights at 9,000 steps (cpu-validation-long, mtlib.book.validation.choose_weights)
+    method_weights_long=None,
+    # supervised-only's dropout at 3,000 and at 9,000 steps (cpu-validation-supervised,
+    # mtlib.book.validation.choose_supervised); cpu-tables keeps CPU_SCALE's 0.5 (committed runs)
+    supervised_dropout=None,
+    supervised_dropout_long=None,
 )
+
+# the preset whose runs choose each chosen value of CPU_GRIDS (None until then)
+CHOSEN_BY = {"method_weights": "cpu-validation", "method_weights_long": "cpu-validation-long",
+             "supervised_dropout": "cpu-validation-supervised",
+             "supervised_dropout_long": "cpu-validation-supervised"}
+# where each length's chosen values live: the semi-supervised methods' consistency weights and
+# supervised-only's dropout
+CHOSEN_AT = {LENGTH_SHORT: dict(weights="method_weights", supervised="supervised_dropout"),
+             LENGTH_LONG: dict(weights="method_weights_long", supervised="supervised_dropout_long")}
+
+
+class NotChosenYet(ValueError):
+    """A run needs a value of CPU_GRIDS that validation has not chosen yet (it is None)."""
+
+    def __init__(self, entries, needed_by="this"):
+        self.entries = list(dict.fromkeys(entries))
+        where = "; ".join(f'CPU_GRIDS["{e}"] (chosen from `python -m mtlib.reproduce run {CHOSEN_BY[e]}`)'
+                          for e in self.entries)
+        one = len(self.entries) == 1
+        super().__init__(f"{needed_by} needs {where}, which {'is' if one else 'are'} None (not chosen yet): "
+                         f"choose {'it' if one else 'them'} on those runs' validation error "
+                         f"(mtlib.book.validation) and write {'it' if one else 'them'} into mtlib/scales.py first")
+
+
+def chosen(entry, needed_by="this"):
+    """``CPU_GRIDS[entry]``, a value chosen on validation error; NotChosenYet while it is None."""
+    if entry not in CHOSEN_BY:
+        raise ValueError(f"entry={entry!r} is not a chosen value; choose from {list(CHOSEN_BY)}")
+    if CPU_GRIDS[entry] is None:
+        raise NotChosenYet([entry], needed_by)
+    return CPU_GRIDS[entry]
+
+
+def chosen_knobs(method, length, needed_by="this"):
+    """The knob validation chose for ``method``'s runs at ``length`` (CHOSEN_AT): a semi-supervised
+    method's consistency weight, supervised-only's dropout; NotChosenYet while it is None."""
+    if length not in CHOSEN_AT:
+        raise ValueError(f"length={length!r} is not one of the CPU scale's lengths {list(CHOSEN_AT)}")
+    entries = CHOSEN_AT[length]
+    if method == "supervised":
+        return {"dropout": chosen(entries["supervised"], needed_by)}
+    weights = chosen(entries["weights"], needed_by)
+    if method not in weights:
+        raise ValueError(f'method={method!r} has no weight in CPU_GRIDS["{entries["weights"]}"]; it has {sorted(weights)}')
+    return {"consistency_weight": weights[method]}

@@ -142,4 +142,6 @@ def test_off_leaves_committed_results_keys_unchanged_and_on_changes_them():
 
 
 def test_no_preset_recalibrates():
-    assert all(run.config["recalibrate_batches"] == 0 for preset in PRESETS.values() for run in preset.runs())
+    # (a preset waiting for a value validation has not chosen yet lists no runs: mtlib.scales.NotChosenYet)
+    assert all(run.config["recalibrate_batches"] == 0 for preset in PRESETS.values() if not preset.waiting_for()
+               for run in preset.runs())

@@ -146,3 +146,33 @@ def test_the_headline_weights_are_the_ones_the_committed_validation_runs_chose()
     assert validation.choose_weights([result for _, result in loaded]) == CPU_GRIDS["method_weights"]
     tables = {(r.config["method"], r.config["consistency_weight"]) for r in get_preset("cpu-tables").runs()}
     assert tables == {(m, CPU_GRIDS["method_weights"].get(m, 3.0)) for m in CPU_GRIDS["methods"]}
+
+
+def _committed(preset):
+    from pathlib import Path
+
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.results import MATCHING, result_status
+
+    folder = Path(__file__).resolve().parent.parent / "book" / "results" / "cpu"
+    loaded = [result_status(folder, r.config) for r in get_preset(preset).runs()]
+    assert all(status == MATCHING for status, _ in loaded), f"a {preset} run is missing"
+    return [result for _, result in loaded]
+
+
+def test_the_long_scale_weights_are_the_ones_the_committed_long_validation_runs_chose():
+    """CPU_GRIDS["method_weights_long"] (cpu-tables-long, cpu-confirm at 9,000 steps), once written,
+    is what the committed cpu-validation-long runs choose."""
+    from mtlib.scales import CPU_GRIDS
+    if CPU_GRIDS["method_weights_long"] is None:
+        pytest.skip('CPU_GRIDS["method_weights_long"] is not chosen yet (run cpu-validation-long)')
+    assert validation.choose_weights(_committed("cpu-validation-long")) == CPU_GRIDS["method_weights_long"]
+
+
+def test_supervised_dropouts_are_the_ones_the_committed_supervised_validation_runs_chose():
+    from mtlib.scales import CPU_GRIDS, LENGTH_LONG, LENGTH_SHORT
+    written = {LENGTH_SHORT: CPU_GRIDS["supervised_dropout"], LENGTH_LONG: CPU_GRIDS["supervised_dropout_long"]}
+    if None in written.values():
+        pytest.skip("CPU_GRIDS['supervised_dropout' / 'supervised_dropout_long'] not chosen yet "
+                    "(run cpu-validation-supervised)")
+    assert validation.choose_supervised(_committed("cpu-validation-supervised")) == written

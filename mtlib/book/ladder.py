@@ -8,7 +8,7 @@ same consistency weight, so only the target changes. Two questions, kept apart:
 does a better target teach better (paired differences of the *student's* final test error between
 rungs) and does averaging the weights for evaluation help (the EMA-minus-student gap within each
 rung's runs). Does averaging need time (the paper's runs are ~50x longer)? The two EMA rungs
-again at more steps, ramps scaled with them (``CPU_GRIDS["longer"]``): the paired difference at
+again at the long CPU scale (``mtlib.scales.LONG``: 3x the steps, ramps scaled): the paired difference at
 each length, the change of that difference from one length to the other, seed by seed, and
 each rung's own change with length.
 """
@@ -20,7 +20,7 @@ from mtlib.book.plots import mean_series
 from mtlib.book.tables import fmt, mean_between, mean_std
 from mtlib.results import MATCHING, result_status
 from mtlib.runs import grid, run_grid
-from mtlib.scales import CPU_GRIDS
+from mtlib.scales import CPU_GRIDS, LONG
 
 
 EMA_RUNGS = {"decay 0": "detached target (decay 0)", "paper schedule": "Mean Teacher, paper schedule"}
@@ -77,9 +77,9 @@ def averaging_gaps(runs, window=None):
 
 def length_runs(base, seeds, results_dir, longer=None, ladder_ema=None, train=True):
     """{(length, rung name): runs} of the two EMA rungs (decay 0, the paper's schedule) at the base's
-    steps and with ``longer`` applied (default ``CPU_GRIDS["longer"]``: 3x the steps, ramps scaled).
-    ``train=False``: load only; None when any of these runs has no results file."""
-    longer = CPU_GRIDS["longer"] if longer is None else longer
+    steps and with ``longer`` applied (default ``mtlib.scales.LONG``, the long CPU scale: 3x the steps,
+    ramps scaled). ``train=False``: load only; None when any of these runs has no results file."""
+    longer = LONG if longer is None else longer
     ema = CPU_GRIDS["ladder_ema"] if ladder_ema is None else ladder_ema
     lengths = {f"{base.steps} steps": {}, f"{longer['steps']} steps": longer}
     configs = {(length, EMA_RUNGS[key]): grid(base.replace(method="mean_teacher", **changes, **extra), seed=list(seeds))

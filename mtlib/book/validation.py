@@ -2,53 +2,80 @@
 
 A validation split of ``n_val`` images is held out of the training subset (labels are drawn from
 the rest, ``mtlib.data.prepare``). Each semi-supervised method gets the same grid of consistency
-weights on the same paired seeds, and its weight is the one with the lowest mean final validation
-error of the model its table reports (the EMA model; Temporal Ensembling's raw network). The test
-error of these runs is never looked at by the choice.
+weights on the same paired seeds, supervised-only the same budget on its own regulariser (dropout),
+and each gets the value with the lowest mean final validation error of the model its table reports
+(``reported_metric``: the EMA model; Temporal Ensembling's raw network). The test error of these
+runs is never looked at by the choice. One choice per length: runs of two lengths are never pooled.
 """
 import pandas as pd
 
 from mtlib.book.style import NAMES
-from mtlib.book.tables import fmt, mean_std
-from mtlib.training.methods import METHOD_CLASSES
+from mtlib.book.tables import fmt, mean_std, reported_metric as _reported_metric
+
+KNOB_NAMES = {"consistency_weight": "weight", "dropout": "dropout"}
 
 
 def reported_metric(method, split="val"):
     """'ema_val_error' (or the student's for Temporal Ensembling): what the method's table reports."""
-    return f"{METHOD_CLASSES[method].reported_model}_{split}_error"
+    return _reported_metric(method, split)
 
 
-def _by_method_weight(results):
+def _by_method_value(results, knob):
     groups = {}
     for r in results:
         if not r.config.get("n_val"):
             raise ValueError(f"a run of {r.config['method']} (seed {r.config['seed']}) has no validation "
                              "split (n_val=0): choices are read from validation error only")
-        groups.setdefault((r.config["method"], r.config["consistency_weight"]), []).append(r)
+        groups.setdefault((r.config["method"], r.config[knob]), []).append(r)
     return groups
 
 
-def choose_weights(results):
-    """{method: weight with the lowest mean final validation error}; ties go to the smaller weight.
-    Every weight of a method must have the same seeds (the same tuning budget)."""
-    groups, best = _by_method_weight(results), {}
+def choose(results, knob="consistency_weight"):
+    """{method: value of ``knob`` with the lowest mean final validation error}; ties go to the smaller
+    value. Every value of a method must have the same seeds (the same tuning budget), and all its runs
+    one length (``steps``)."""
+    groups, best = _by_method_value(results, knob), {}
     for method in sorted({m for m, _ in groups}):
-        weights = sorted(w for m, w in groups if m == method)
-        seeds = {w: sorted(r.config["seed"] for r in groups[method, w]) for w in weights}
+        values = sorted(v for m, v in groups if m == method)
+        lengths = {r.config.get("steps") for v in values for r in groups[method, v]}
+        if len(lengths) != 1:
+            raise ValueError(f"{method}: the runs have steps={sorted(lengths)}; choose at one length at a time")
+        seeds = {v: sorted(r.config["seed"] for r in groups[method, v]) for v in values}
         if len({tuple(s) for s in seeds.values()}) != 1:
-            raise ValueError(f"{method}: the weights were run on different seeds {seeds}; "
-                             "every weight needs the same seeds")
-        means = {w: mean_std(r.final[reported_metric(method)] for r in groups[method, w])[0] for w in weights}
-        best[method] = min(weights, key=lambda w: (means[w], w))
+            raise ValueError(f"{method}: the {KNOB_NAMES.get(knob, knob)} values were run on different seeds "
+                             f"{seeds}; every value needs the same seeds")
+        means = {v: mean_std(r.final[reported_metric(method)] for r in groups[method, v])[0] for v in values}
+        best[method] = min(values, key=lambda v: (means[v], v))
     return best
 
 
-def validation_table(results):
-    """Rows: method; columns: weight; cells: mean ± std of the final validation error (%) over
-    seeds, the chosen weight marked with *."""
-    groups, chosen = _by_method_weight(results), choose_weights(results)
+def choose_weights(results):
+    """{method: consistency weight with the lowest mean final validation error} (``choose``)."""
+    return choose(results, "consistency_weight")
+
+
+def choose_supervised(results):
+    """{"<steps> steps": supervised-only's dropout with the lowest mean final validation error} per
+    length of ``results`` (``CPU_GRIDS["supervised_dropout"]``, ``["supervised_dropout_long"]``)."""
+    others = sorted({r.config["method"] for r in results} - {"supervised"})
+    if others:
+        raise ValueError(f"choose_supervised takes supervised-only runs; got methods {others}")
+    lengths = sorted({r.config["steps"] for r in results})
+    return {f"{steps} steps": choose([r for r in results if r.config["steps"] == steps], "dropout")["supervised"]
+            for steps in lengths}
+
+
+def validation_table(results, knob="consistency_weight"):
+    """Rows: method (and length where the runs have two); columns: the knob's value; cells: mean ± std
+    of the final validation error (%) over seeds, the chosen value marked with *."""
+    lengths = sorted({r.config.get("steps") for r in results})
     rows = {}
-    for (method, weight), runs in sorted(groups.items()):
-        cell = fmt(*mean_std(r.final[reported_metric(method)] for r in runs))
-        rows.setdefault(NAMES.get(method, method), {})[f"weight {weight:g}"] = cell + (" *" if chosen[method] == weight else "")
+    for steps in lengths:
+        runs_at = [r for r in results if r.config.get("steps") == steps]
+        groups, chosen = _by_method_value(runs_at, knob), choose(runs_at, knob)
+        for (method, value), runs in sorted(groups.items()):
+            cell = fmt(*mean_std(r.final[reported_metric(method)] for r in runs))
+            row = NAMES.get(method, method) + (f", {steps} steps" if len(lengths) > 1 else "")
+            rows.setdefault(row, {})[f"{KNOB_NAMES.get(knob, knob)} {value:g}"] = \
+                cell + (" *" if chosen[method] == value else "")
     return pd.DataFrame.from_dict(rows, orient="index")

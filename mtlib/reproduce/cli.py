@@ -27,6 +27,7 @@ from mtlib.reproduce.presets import PRESETS, get_preset
 from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, checkpoint_path, load_result,
                            result_path, result_status, run_key)
 from mtlib.runs import DataCache, results_dir as default_results_dir
+from mtlib.scales import NotChosenYet
 from mtlib.training.trainer import Stopped, Trainer
 
 REPO = Path(mtlib.__file__).resolve().parent.parent
@@ -41,7 +42,8 @@ class ReproduceError(Exception):
 def add_selection(ap, checkpoints=False):
     """The arguments that select runs (shared with mtlib.reproduce.distributed)."""
     ap.add_argument("preset", help="a preset name (see `list`)")
-    ap.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the paper's count, from 0)")
+    ap.add_argument("--seeds", type=int, nargs="+",
+                    help="seeds (default: the preset's, from 0; cpu-confirm's: mtlib.book.claims.CONFIRM_SEEDS)")
     ap.add_argument("--labels", type=int, nargs="+", help="label counts (default: all of the preset's)")
     ap.add_argument("--methods", nargs="+", help="methods (default: all of the preset's)")
     ap.add_argument("--variants", nargs="+", help="variants of a sweep / Table 3 (default: all)")
@@ -281,8 +283,14 @@ def build_parser():
 
 
 def cmd_list(args, out):
+    """One line per preset: its runs and title; a preset waiting for values validation has not chosen
+    yet says which (``mtlib.scales.NotChosenYet``) instead of its runs."""
     for name, p in PRESETS.items():
-        print(f"{name:<32} {len(list(p.runs())):>4} runs  {p.title}", file=out)
+        try:
+            runs, note = f"{len(list(p.runs())):>4} runs", ""
+        except NotChosenYet as e:
+            runs, note = "   - runs", f"  [waits for CPU_GRIDS: {', '.join(e.entries)}]"
+        print(f"{name:<32} {runs}  {p.title}{note}", file=out)
     return 0
 
 

@@ -21,7 +21,8 @@ from typing import Callable, Optional
 from mtlib.book import paper as _paper
 from mtlib.book.ablations import figure4_points
 from mtlib.config import RunConfig
-from mtlib.scales import CPU_GRIDS, CPU_SCALE, SMOKE
+from mtlib.book.claims import CONFIRM_SEEDS
+from mtlib.scales import CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
 from mtlib.training.methods import METHOD_CLASSES
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
@@ -49,7 +50,9 @@ class Preset:
     """A paper experiment: label counts x methods x variants x seeds -> configs.
 
     ``build(method, n_labels, variant_value) -> dict`` gives the RunConfig values of a run (seed
-    added later); ``variants``: (label, value) pairs of a swept knob, or one ("", None) pair.
+    added later; it raises ``NotChosenYet`` for a run that needs a value validation has not chosen
+    yet); ``variants``: (label, value) pairs of a swept knob, or one ("", None) pair;
+    ``default_seeds``: the seeds when none are asked for (None: 0 .. n_seeds(n) - 1).
     """
     name: str
     title: str
@@ -63,9 +66,11 @@ class Preset:
     paper: Callable = lambda method, n_labels, variant: None
     include: Callable = lambda method, n_labels, variant_name: True   # which combinations exist
     smoke: bool = False
+    default_seeds: Optional[tuple] = None
 
     def runs(self, seeds=None, labels=None, methods=None, variants=None, override=None):
-        """The runs of the selection (None: all), in a fixed order (labels, seed, variant, method)."""
+        """The runs of the selection (None: all), in a fixed order (labels, seed, variant, method).
+        NotChosenYet, naming every missing CPU_GRIDS entry, when a selected run needs one."""
         labels = self._pick("labels", labels, self.label_counts)
         methods = self._pick("methods", methods, self.methods)
         variant_names = self._pick("variants", variants, tuple(v for v, _ in self.variants))
@@ -73,14 +78,33 @@ class Preset:
             bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
             if bad:
                 raise ValueError(f"seeds={bad} are not allowed; seeds are integers >= 0")
+        planned, missing = [], []
         for n in labels:
-            for seed in (seeds if seeds is not None else range(self.n_seeds(n))):
+            for seed in (seeds if seeds is not None else self.seeds(n)):
                 for vname, value in self.variants:
                     if vname not in variant_names:
                         continue
                     for method in methods:
                         if self.include(method, n, vname):
-                            yield self._run(method, n, vname, value, seed, override or {})
+                            try:
+                                planned.append(self._run(method, n, vname, value, seed, override or {}))
+                            except NotChosenYet as e:
+                                missing += e.entries
+        if missing:       # refuse the whole selection, naming every value it waits for
+            raise NotChosenYet(missing, needed_by=f"preset {self.name!r}")
+        yield from planned
+
+    def seeds(self, n_labels):
+        """The seeds run at ``n_labels`` when none are asked for."""
+        return tuple(self.default_seeds) if self.default_seeds is not None else tuple(range(self.n_seeds(n_labels)))
+
+    def waiting_for(self):
+        """The CPU_GRIDS entries, not chosen yet, that some run of this preset needs ([] for none)."""
+        try:
+            list(self.runs())
+        except NotChosenYet as e:
+            return e.entries
+        return []
 
     def _run(self, method, n, vname, value, seed, override):
         values = {**self.build(method, n, value), "seed": seed}
@@ -347,8 +371,107 @@ CPU_PRESETS = (
          CPU_GRIDS["ladder_ema"]),
     _cpu("cpu-longer", "CPU scale at 3x the steps: EMA decay 0 against the paper's schedule",
          "book/what_makes_mt_win.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["longer_seeds"],
-         [(name, {**changes, **CPU_GRIDS["longer"]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
+         [(name, {**changes, **LENGTHS[LENGTH_LONG]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
 )
+
+
+# ------------------------------- both lengths, each method at its own validated value, seeds fixed in advance
+# Mean Teacher's EMA variants besides its own at a length (CPU_GRIDS["mean_teacher_ema"]): the ladder's
+# two rungs and the CPU scale's constant decay ({}: CPU_SCALE's own)
+EMA_VARIANTS = {**dict(CPU_GRIDS["ladder_ema"]), f"decay {CPU_SCALE['ema_decay']:g}": {}}
+
+
+def length_values(method, n_labels, length, ema=None, chosen_knob=True, changes=None):
+    """The RunConfig values of one arm at ``length`` (``mtlib.scales.LENGTHS``): the CPU scale at that
+    length; Mean Teacher at its EMA for the length, or at ``ema`` (``EMA_VARIANTS``); with
+    ``chosen_knob`` the method at the value validation chose for it there (``mtlib.scales.chosen_knobs``:
+    NotChosenYet while it is None); then ``changes``."""
+    if length not in LENGTHS:
+        raise ValueError(f"length={length!r} is not one of {list(LENGTHS)}")
+    values = {**CPU_SCALE, **LENGTHS[length], "method": method, "n_labels": n_labels}
+    if method == "mean_teacher":
+        if ema is not None and ema not in EMA_VARIANTS:
+            raise ValueError(f"ema={ema!r} is not one of {list(EMA_VARIANTS)}")
+        values.update(CPU_GRIDS["mean_teacher_ema"][length] if ema is None else EMA_VARIANTS[ema])
+    if chosen_knob:
+        values.update(chosen_knobs(method, length, needed_by=f"{method} at {length}"))
+    return {**values, **(changes or {})}
+
+
+def _arm(length, ema=None, chosen_knob=True, label="", **changes):
+    """(variant name, value) of a length preset: "<length>[, <Mean Teacher's EMA variant>][, <label>]"."""
+    name = ", ".join(part for part in (length, ema, label) if part)
+    return name, dict(length=length, ema=ema, chosen_knob=chosen_knob, changes=changes)
+
+
+def _by_length(name, title, methods, seeds, variants, metric="ema_test_error", default_seeds=None):
+    """A preset of arms at the CPU scale's lengths (``variants``: ``_arm`` pairs), 100 labels; an EMA
+    variant runs Mean Teacher only."""
+    ema = {vname: value["ema"] for vname, value in variants}
+    return Preset(name=name, title=title, notebook="book/results_tables.ipynb", label_counts=(CPU_SCALE["n_labels"],),
+                  methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds), metric=metric,
+                  default_seeds=None if default_seeds is None else tuple(default_seeds),
+                  build=lambda m, n, v: length_values(m, n, **v),
+                  include=lambda m, n, vname: m == "mean_teacher" or ema[vname] is None)
+
+
+def _other_ema(length):
+    """Mean Teacher's ladder rungs that differ from its own EMA at ``length``."""
+    return [name for name, changes in CPU_GRIDS["ladder_ema"] if changes != CPU_GRIDS["mean_teacher_ema"][length]]
+
+
+_VAL = dict(n_val=CPU_GRIDS["validation_n_val"])
+LENGTH_PRESETS = (
+    _by_length("cpu-validation-long", "Long CPU scale (9000 steps): each method's consistency weight, read from "
+               "validation error (Mean Teacher at the paper's EMA schedule)", CPU_GRIDS["validation_methods"],
+               CPU_GRIDS["validation_seeds"],
+               [_arm(LENGTH_LONG, chosen_knob=False, label=f"weight={w:g}", consistency_weight=w, **_VAL)
+                for w in CPU_GRIDS["validation_weights"]], metric="ema_val_error"),
+    _by_length("cpu-validation-supervised", "CPU scale at both lengths: supervised-only's dropout, read from "
+               "validation error (the same budget as each method's weight)", ["supervised"],
+               CPU_GRIDS["validation_seeds"],
+               [_arm(length, chosen_knob=False, label=f"dropout={d:g}", dropout=d, **_VAL) for length in LENGTHS
+                for d in CPU_GRIDS["validation_dropouts"]], metric="ema_val_error"),
+    # exploratory: seeds 0-7, every method at its value chosen for 9,000 steps, and Mean Teacher also at
+    # the CPU scale's constant 0.99; refuses (NotChosenYet) while those values are None
+    _by_length("cpu-tables-long", "Long CPU scale (9000 steps), 100 labels: every method at its own validated "
+               "value; Mean Teacher at the paper's schedule and at constant 0.99 (exploratory seeds)",
+               CPU_GRIDS["methods"], CPU_GRIDS["seeds"],
+               [_arm(LENGTH_LONG), _arm(LENGTH_LONG, ema=f"decay {CPU_SCALE['ema_decay']:g}")]),
+    # confirmatory: the seeds of mtlib.book.claims, fixed before any of these runs; both lengths, each
+    # method at the value validated for that length, Mean Teacher also at decay 0 and, at 3,000 steps,
+    # at the paper's schedule (at 9,000 it is Mean Teacher's own); refuses while a value is None
+    _by_length("cpu-confirm", "Confirmatory runs of mtlib.book.claims (seeds 100-107): both lengths, every "
+               "method at its validated value, Mean Teacher also at decay 0 and the paper's schedule",
+               CPU_GRIDS["methods"], CONFIRM_SEEDS,
+               [arm for length in LENGTHS for arm in [_arm(length)] + [_arm(length, ema=e) for e in _other_ema(length)]],
+               default_seeds=CONFIRM_SEEDS),
+)
+CPU_PRESETS += LENGTH_PRESETS
+
+
+def arms(preset, seeds=None):
+    """{(length, arm): [PresetRun]} of a length preset; arm: the method ("mean_teacher": its own EMA at
+    that length), or "mean_teacher, <EMA variant>" (e.g. "mean_teacher, decay 0")."""
+    values, out = dict(preset.variants), {}
+    if preset.name not in {p.name for p in LENGTH_PRESETS}:
+        raise ValueError(f"preset={preset.name!r} has no arms; choose one of {[p.name for p in LENGTH_PRESETS]}")
+    for run in preset.runs(seeds=seeds):
+        method, _, vname = run.row.partition(" | ")
+        value = values[vname]
+        arm = method + (f", {value['ema']}" if value["ema"] else "")
+        out.setdefault((value["length"], arm), []).append(run)
+    return out
+
+
+def arm_results(preset, folder, seeds=None):
+    """{(length, arm): [RunResult]} of the runs of ``arms`` whose results file in ``folder`` matches
+    (the others are left out: the claims' verdicts name what is missing)."""
+    from mtlib.results import MATCHING, result_status
+    loaded = lambda runs: [result for status, result in (result_status(folder, r.config) for r in runs)
+                           if status == MATCHING]
+    return {key: loaded(runs) for key, runs in arms(preset, seeds).items()}
+
 
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
                   FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_DROPOUT, FIG4_LOGIT, FIG4_TAU)
