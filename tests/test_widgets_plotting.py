@@ -192,3 +192,21 @@ def test_plot_gap_per_value_zooms_past_the_first_evaluations():
     low, high = figs[0].axes[0].get_ylim()
     assert (low, high) == pytest.approx((50 - 2, 63 + 2))   # the lines' means from step 6 on (EMA 50 .. baseline 63), +- 2
     assert figs[1].axes[0].get_ylim() == (low, high) and "≥ 6" in figs[0].axes[0].get_ylabel()
+
+
+def test_forest_plot_draws_each_interval_with_its_verdict_colour_and_full_labels():
+    from mtlib.book.plots import VERDICT_COLORS, forest_plot
+    from mtlib.book.stats import Paired
+
+    long_name = "Mean Teacher, paper schedule (9000 steps)"
+    rows = [Paired(a=long_name, b="decay 0", n=8, mean=-3.1, low=-4.5, high=-1.7),
+            Paired(a="Π", b="supervised", n=8, mean=0.4, low=-0.2, high=1.0),
+            Paired(a="TE", b="MT", n=8, mean=1.2, low=0.3, high=2.1)]
+    ax = forest_plot(rows)
+    bars = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_linestyle() == "-"]
+    assert [tuple(b.get_xdata()) for b in bars] == [(0.3, 2.1), (-0.2, 1.0), (-4.5, -1.7)]   # bottom to top
+    assert [b.get_color() for b in bars] == [VERDICT_COLORS["b_lower"], VERDICT_COLORS["unresolved"],
+                                             VERDICT_COLORS["a_lower"]]
+    labels = [t.get_text() for t in ax.texts]
+    assert f"{long_name} − decay 0   (8 seeds)" in labels                 # never truncated
+    assert any(line.get_xdata()[0] == 0 and line.get_linestyle() == "--" for line in ax.lines)

@@ -260,3 +260,35 @@ def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLORS = {"a_lower": "C2", "b_lower": "C3", "unresolved": "0.45"}
+
+
+def forest_plot(comparisons, title=None, unit="points", ax=None):
+    """One row per paired comparison (``mtlib.book.stats.Paired``, A − B): its mean as a point and its
+    interval as a bar, zero marked; the colour is the interval rule's verdict (green: A lower, red:
+    B lower, grey: not resolved). Row labels are written in full, above each bar."""
+    comparisons = list(comparisons)
+    ax = _ax(ax, figsize=(7.5, 0.62 * len(comparisons) + 0.9))
+    for y, c in enumerate(reversed(comparisons)):
+        verdict = "a_lower" if c.a_lower else "b_lower" if c.b_lower else "unresolved"
+        color = VERDICT_COLORS[verdict]
+        finite = c.low > -float("inf") and c.high < float("inf")
+        if finite:
+            ax.plot([c.low, c.high], [y, y], color=color, lw=2.2, solid_capstyle="butt")
+        ax.plot([c.mean], [y], "o", color=color, ms=6)
+        ax.annotate(f"{c.a} − {c.b}   ({c.n} seeds)", (0, y), xycoords=("axes fraction", "data"),
+                    xytext=(2, 7), textcoords="offset points", fontsize=7.5, va="bottom")
+    ax.axvline(0, color="0.3", lw=0.9, ls="--")
+    ax.set_yticks([])
+    ax.set_ylim(-1.4, len(comparisons) - 0.1)     # room for the legend below the last row
+    level = comparisons[0].level * 100 if comparisons else 95
+    ax.set_xlabel(f"paired difference, A − B ({unit}); bar: {level:g} % interval")
+    handles = [plt.Line2D([], [], color=VERDICT_COLORS[v], marker="o", lw=2, label=label)
+               for v, label in (("a_lower", "A lower"), ("b_lower", "B lower"), ("unresolved", "not resolved"))]
+    ax.legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.figure.tight_layout()
+    return ax
