@@ -176,3 +176,19 @@ def test_supervised_dropouts_are_the_ones_the_committed_supervised_validation_ru
         pytest.skip("CPU_GRIDS['supervised_dropout' / 'supervised_dropout_long'] not chosen yet "
                     "(run cpu-validation-supervised)")
     assert validation.choose_supervised(_committed("cpu-validation-supervised")) == written
+
+
+def test_plot_validation_rings_the_chosen_weight_of_each_method():
+    from types import SimpleNamespace
+
+    def run(method, weight, seed, err):
+        metric = "student_val_error" if method == "temporal_ensembling" else "ema_val_error"
+        return SimpleNamespace(config=dict(method=method, consistency_weight=weight, seed=seed, n_val=100, steps=10),
+                               final={metric: err})
+
+    runs = [run("pi", w, s, e + s) for w, e in ((1.0, 30.0), (3.0, 28.0), (10.0, 33.0)) for s in (0, 1)] + \
+           [run("temporal_ensembling", w, s, e) for w, e in ((1.0, 25.0), (3.0, 26.0), (10.0, 40.0)) for s in (0, 1)]
+    ax = validation.plot_validation(runs)
+    rings = [line for line in ax.lines if line.get_markerfacecolor() == "none"]
+    assert sorted((float(r.get_xdata()[0]), float(r.get_ydata()[0])) for r in rings) == [(1.0, 25.0), (3.0, 28.5)]
+    assert ax.get_xscale() == "log" and len(ax.get_legend().get_texts()) == 2

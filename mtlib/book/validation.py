@@ -79,3 +79,36 @@ def validation_table(results, knob="consistency_weight"):
             rows.setdefault(row, {})[f"{KNOB_NAMES.get(knob, knob)} {value:g}"] = \
                 cell + (" *" if chosen[method] == value else "")
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def plot_validation(results, knob="consistency_weight", ax=None, title=None):
+    """Validation error against ``knob`` (log scale), one curve per method (and length): mean over
+    seeds with ±1 std bars, the chosen value ringed."""
+    import matplotlib.pyplot as plt
+
+    from mtlib.book.style import COLORS
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.6, 3.6))
+    lengths = sorted({r.config.get("steps") for r in results})
+    for steps in lengths:
+        runs_at = [r for r in results if r.config.get("steps") == steps]
+        groups, chosen = _by_method_value(runs_at, knob), choose(runs_at, knob)
+        for method in sorted({m for m, _ in groups}):
+            values = sorted(v for m, v in groups if m == method)
+            stats = [mean_std(r.final[reported_metric(method)] for r in groups[method, v]) for v in values]
+            label = NAMES.get(method, method) + (f", {steps} steps" if len(lengths) > 1 else "")
+            color = COLORS.get((method, "ema"))
+            line = ax.errorbar(values, [m for m, _ in stats], yerr=[s or 0.0 for _, s in stats], marker="o",
+                               capsize=3, color=color, label=label, ls="-" if steps == lengths[-1] else "--")
+            best = values.index(chosen[method])
+            ax.plot([values[best]], [stats[best][0]], "o", ms=13, mfc="none", mec=line[0].get_color(), mew=1.5)
+    ax.set_xscale("log")
+    values = sorted({r.config[knob] for r in results})
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    ax.minorticks_off()
+    ax.set(xlabel=KNOB_NAMES.get(knob, knob), ylabel="final validation error (%)")
+    ax.legend(fontsize=7, title="ring: the chosen value", title_fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
