@@ -128,17 +128,20 @@ def check_claims(comparisons, expected, check=True):
     return [check_claim(c, expect=e, check=check) for c, e in zip(comparisons, expected, strict=True)]
 
 
+def comparisons_by(results, pairs, names, by="n_labels", metric="ema_test_error"):
+    """{value of ``by``: [Paired a - b for each (a, b) method pair]}, over the seeds both have."""
+    return {value: [compare(select(results, method=a, **{by: value}), select(results, method=b, **{by: value}),
+                            names[a], names[b], metric) for a, b in pairs]
+            for value in sorted({r.config[by] for r in results})}
+
+
 def comparison_frame(results, pairs, names, by="n_labels", metric="ema_test_error"):
     """One row per value of ``by`` and (a, b) method pair: paired mean difference a - b over the
     seeds both have, its interval and the verdict of the interval rule."""
     import pandas as pd
 
-    parts = []
-    for value in sorted({r.config[by] for r in results}):
-        comparisons = [compare(select(results, method=a, **{by: value}), select(results, method=b, **{by: value}),
-                               names[a], names[b], metric) for a, b in pairs]
-        parts.append(frame(comparisons).assign(**{by: value}).set_index(by, append=True).swaplevel())
-    return pd.concat(parts)
+    return pd.concat([frame(comparisons).assign(**{by: value}).set_index(by, append=True).swaplevel()
+                      for value, comparisons in comparisons_by(results, pairs, names, by, metric).items()])
 
 
 def frame(comparisons):
