@@ -92,3 +92,21 @@ def test_pairing_refuses_two_precisions_and_names_both_files():
     mixed = [pi_fp32[0], run("pi", 1, "bf16", "pi-seed1")]
     with pytest.raises(ValueError, match=r"refusing to pair mt-seed1.json \(fp32\) with pi-seed1.json \(bf16\)"):
         check_one_precision(fp32, mixed)
+
+
+def test_p_value_and_holm_by_hand():
+    from scipy import stats as sps
+    # d = 1, 2, 3 (n 3): mean 2, sem 1/sqrt(3) * 1 = 0.5774, t = 3.464, p = 2 * t.sf(3.464, 2) = 0.0742
+    c = stats.paired({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    assert stats.p_value(c) == pytest.approx(2 * sps.t.sf(2 / (1 / math.sqrt(3)), 2), rel=1e-6)
+    assert stats.p_value(c) == pytest.approx(0.0742, abs=1e-4)
+    # Holm over p = 0.01, 0.04, 0.03 (m = 3), built as 8-seed intervals with exactly those p:
+    # sorted 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, max(0.06, 0.04 * 1) = 0.06
+    t_crit = sps.t.ppf(0.975, 7)
+    def with_p(p):
+        sem = 1.0 / sps.t.isf(p / 2, 7)
+        return stats.Paired("a", "b", 8, 1.0, 1.0 - t_crit * sem, 1.0 + t_crit * sem)
+    got = stats.holm([with_p(0.01), with_p(0.04), with_p(0.03)])
+    assert [p for p, _ in got] == pytest.approx([0.03, 0.06, 0.06])
+    assert [r for _, r in got] == [True, False, False]
+    assert stats.holm([c]) == [(pytest.approx(stats.p_value(c)), False)]   # one comparison: the interval rule (p > 0.05)

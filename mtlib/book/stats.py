@@ -159,3 +159,29 @@ def frame(comparisons):
 def select(results, **where):
     """The results whose config matches every ``where`` item."""
     return [r for r in results if all(r.config.get(k) == v for k, v in where.items())]
+
+
+def p_value(comparison):
+    """Two-sided p of the paired t test behind ``comparison`` (recovered from its interval: the
+    standard error is the half-width over the t quantile); 1.0 where there is no interval."""
+    from scipy import stats as sps
+    c = comparison
+    if c.n < 2 or not np.isfinite(c.low) or not np.isfinite(c.high):
+        return 1.0
+    sem = (c.high - c.low) / 2 / sps.t.ppf(0.5 + c.level / 2, c.n - 1)
+    if sem == 0:
+        return 0.0 if c.mean != 0 else 1.0
+    return float(2 * sps.t.sf(abs(c.mean) / sem, c.n - 1))
+
+
+def holm(comparisons, alpha=1 - LEVEL):
+    """Holm's step-down rule over a family of comparisons: [(adjusted p, resolved)] in their order.
+    A difference of the family is resolved only when its adjusted p is below ``alpha``; with one
+    comparison this is the interval rule itself."""
+    ps = [p_value(c) for c in comparisons]
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    adjusted, running = [0.0] * len(ps), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
+        adjusted[i] = running
+    return [(p, p < alpha) for p in adjusted]
