@@ -14,7 +14,7 @@ from mtlib.data.normalize import NORMALIZATIONS
 from mtlib.models import CONFIG_ARCHS as ARCHS, CONVNET_NORMS
 from mtlib.training.ema import check_decay
 from mtlib.training.losses import CONSISTENCY_COSTS, LOGIT_DISTANCE_CLASSES
-from mtlib.training.methods import METHOD_CLASSES
+from mtlib.training.methods import METHOD_CLASSES, VAT_TARGETS
 from mtlib.training.methods.base import CONSISTENCY_ON
 from mtlib.training.precision import PRECISIONS
 from mtlib.training.schedules import EMA_SCHEDULES, LR_SCHEDULES, OPTIMIZERS
@@ -25,7 +25,7 @@ CHOICES = {"method": METHODS, "dataset": DATASETS, "arch": ARCHS, "optimizer": O
            "normalization": NORMALIZATIONS, "consistency": CONSISTENCY_COSTS,
            "consistency_on": CONSISTENCY_ON, "ema_schedule": EMA_SCHEDULES, "lr_schedule": LR_SCHEDULES,
            "logit_distance_classes": LOGIT_DISTANCE_CLASSES, "precision": PRECISIONS,
-           "convnet_norm": CONVNET_NORMS}
+           "convnet_norm": CONVNET_NORMS, "vat_target": VAT_TARGETS}
 
 
 @dataclass
@@ -88,6 +88,13 @@ class RunConfig:
     ema_schedule: str = "constant"
     ema_decay_rampup: float = 0.99
     te_alpha: float = 0.6                    # Temporal Ensembling's per-example ensemble momentum
+    # virtual adversarial training (methods vat, mean_teacher_vat; vat_tf's values, book/settings.md)
+    vat_epsilon: float = 8.0                 # L2 norm of r_adv per image, in the normalised input's units
+    vat_xi: float = 1e-6                     # length of the power iteration's probe xi d
+    vat_power_iterations: int = 1            # power-method steps for r_adv
+    vat_weight: float = 1.0                  # weight of the student's own VAT cost (constant)
+    vat_entmin_weight: float = 0.0           # entropy minimisation weight (VAT+EntMin: 1.0; constant)
+    vat_target: str = "student"              # mean_teacher_vat: "student" (a) own VAT cost | "teacher" (b)
     # bookkeeping
     eval_every: int = 1000
     eval_batch_size: int = 500
@@ -123,8 +130,14 @@ class RunConfig:
                      "checkpoint_every", "threads", "n_extra_unlabeled", "recalibrate_batches"):
             _at_least(name, getattr(self, name), 0)
         for name in ("lr", "input_noise", "consistency_weight", "logit_distance_weight",
-                     "weight_decay"):
+                     "weight_decay", "vat_epsilon", "vat_weight", "vat_entmin_weight"):
             _at_least(name, getattr(self, name), 0.0)
+        _at_least("vat_power_iterations", self.vat_power_iterations, 1)
+        if self.vat_xi <= 0:
+            raise ValueError(f"vat_xi={self.vat_xi!r} must be > 0 (the power iteration's probe length; vat_tf: 1e-6)")
+        if self.vat_target != "student" and self.method != "mean_teacher_vat":
+            raise ValueError(f"vat_target={self.vat_target!r} needs method='mean_teacher_vat' (the teacher's "
+                             f"target); method={self.method!r} takes vat_target='student'")
         if self.width <= 0:
             raise ValueError(f"width={self.width} must be > 0 (1 is the paper's 128/256/512 channels)")
         if not 0.0 <= self.dropout < 1.0:

@@ -75,7 +75,8 @@ def load_result(path):
 
 
 # parameters added after results files existed: at these values they leave a run's identity as it was
-LATER_DEFAULTS = {"convnet_norm": "batchnorm", "recalibrate_batches": 0}
+LATER_DEFAULTS = {"convnet_norm": "batchnorm", "recalibrate_batches": 0, "vat_epsilon": 8.0, "vat_xi": 1e-6,
+                  "vat_power_iterations": 1, "vat_weight": 1.0, "vat_entmin_weight": 0.0, "vat_target": "student"}
 
 
 def identity(config):

@@ -8,7 +8,7 @@ from mtlib.config import RunConfig
 
 
 @pytest.mark.parametrize("changes, names", [
-    ({"method": "vat"}, "method='vat' is unknown"),
+    ({"method": "fixmatch"}, "method='fixmatch' is unknown"),
     ({"dataset": "mnist"}, "dataset='mnist'"),
     ({"arch": "vgg"}, "arch='vgg'"),
     ({"ema_decay": 1.0}, r"ema_decay=1.0 is outside \[0, 1\)"),

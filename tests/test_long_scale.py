@@ -173,8 +173,8 @@ def test_temporal_ensembling_is_chosen_and_tabulated_on_the_same_model():
     assert tables.summarize(runs[:2], metric="ema_test_error")[0]["mean"] == 20.0   # asked for explicitly
     assert tables.reported_metric("temporal_ensembling") == "student_test_error"
     assert validation.reported_metric("temporal_ensembling") == "student_val_error"
-    with pytest.raises(ValueError, match="method='vat' is unknown"):
-        tables.reported_metric("vat")
+    with pytest.raises(ValueError, match="method='fixmatch' is unknown"):
+        tables.reported_metric("fixmatch")
     for name in ("cpu-tables", "cpu-validation", "cpu-validation-long"):
         te = {r.metric for r in get_preset(name).runs(methods=["temporal_ensembling"])}
         assert te == {"student_val_error" if "validation" in name else "student_test_error"}, name

@@ -40,8 +40,8 @@ def grads(model):
 
 
 def test_unknown_method_is_rejected():
-    with pytest.raises(ValueError, match="method='vat' is unknown"):
-        make_method("vat", None, None, None, None, None, 1, 1)
+    with pytest.raises(ValueError, match="method='fixmatch' is unknown"):
+        make_method("fixmatch", None, None, None, None, None, 1, 1)
 
 
 def test_mean_teacher_target_is_constant_teacher_output():

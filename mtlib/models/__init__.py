@@ -6,9 +6,10 @@ from mtlib.checks import check_choice
 from mtlib.models.convnet13 import NORMS as CONVNET_NORMS, ConvNet13
 from mtlib.models.resnet import ResNet26ShakeShake, ShakeShakeBlock, ShakeShakeFunction, shake_shake
 from mtlib.models.toy import ToyNet
+from mtlib.models.weight_norm import frozen_statistics
 
 __all__ = ["ARCHS", "CONFIG_ARCHS", "CONVNET_NORMS", "ConvNet13", "ResNet26ShakeShake", "ShakeShakeBlock", "ShakeShakeFunction",
-           "ToyNet", "build_model", "count_parameters", "shake_shake", "split_heads"]
+           "ToyNet", "build_model", "count_parameters", "frozen_statistics", "shake_shake", "split_heads"]
 
 ARCHS = {"convnet13": ConvNet13, "resnet26_shakeshake": ResNet26ShakeShake, "toy": ToyNet}
 _DEFAULT_CLASSES = {"convnet13": 10, "resnet26_shakeshake": 10, "toy": 2}

@@ -82,6 +82,24 @@ def _frozen_eval_means(model):
             m.update_eval_mean = True
 
 
+@contextmanager
+def frozen_statistics(model):
+    """Training-mode passes inside leave every normalisation statistic as it was: batch norm normalises
+    with the batch's own statistics but does not update its running mean, variance or batch count
+    (``track_running_stats`` off), and :class:`MeanOnlyBatchNorm` does not move its eval mean. VAT's
+    adversarial passes (vat_tf ``vat.py`` 45, 57: ``update_batch_stats=False``). Flags are restored on exit."""
+    saved = [(m, "track_running_stats", m.track_running_stats) for m in model.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved += [(m, "update_eval_mean", m.update_eval_mean) for m in model.modules() if isinstance(m, MeanOnlyBatchNorm)]
+    for m, flag, _ in saved:
+        setattr(m, flag, False)
+    try:
+        yield model
+    finally:
+        for m, flag, value in saved:
+            setattr(m, flag, value)
+
+
 @torch.no_grad()
 def data_dependent_init(model, x):
     """Salimans & Kingma's initialisation on one (noisy) batch ``x``, layer by layer in one

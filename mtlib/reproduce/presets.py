@@ -289,6 +289,45 @@ TABLE4_RESNET = Preset(
     paper=lambda m, n, v: _paper.TABLE4_CIFAR10_4000["ResNet-26 Mean Teacher"])
 
 
+# ------------------------------------------------- VAT and Mean Teacher + VAT (the paper's Sec. 1 question)
+# The Table 1-2 protocol of Mean Teacher (ConvNet-13, its noise, batches, schedule and, for the
+# combinations, its consistency weight) plus the VAT settings of Miyato et al.'s code takerum/vat_tf
+# (book/settings.md, "Virtual adversarial training"): epsilon 8.0 on CIFAR-10 and 3.5 on SVHN (README.md
+# 31, 35: their runs with augmentation), xi 1e-6 and one power iteration (vat.py 10-12), VAT and entropy
+# weights 1 (train_semisup.py 55-63). Stated, not rescaled: epsilon is a norm in the units of the input
+# normalisation, which here is Mean Teacher's, not vat_tf's (the settings page gives the factor).
+VAT_EPSILON = {"cifar10": 8.0, "svhn": 3.5}
+# (variant, method, changes): VAT, VAT+EntMin, and the two combinations of mtlib.training.methods.vat
+VAT_ARMS = (("", "vat", {}), ("entmin", "vat", dict(vat_entmin_weight=1.0)),
+            ("vat_target=student", "mean_teacher_vat", dict(vat_target="student")),
+            ("vat_target=teacher", "mean_teacher_vat", dict(vat_target="teacher")))
+
+
+def vat_config(dataset, method, n_labels, changes=None):
+    """Mean Teacher's paper-scale run on ``dataset`` with ``method`` swapped in and vat_tf's VAT settings."""
+    base = (cifar10_config if dataset == "cifar10" else svhn_config)("mean_teacher", n_labels)
+    return {**base, "method": method, "vat_epsilon": VAT_EPSILON[dataset], "vat_xi": 1e-6,
+            "vat_power_iterations": 1, "vat_weight": 1.0, "vat_entmin_weight": 0.0, **(changes or {})}
+
+
+def _vat_preset(name, title, dataset, n_labels, table):
+    arms = {vname: (method, changes) for vname, method, changes in VAT_ARMS}
+    return Preset(
+        name=name, title=title, notebook="book/results_tables.ipynb", label_counts=(n_labels,),
+        methods=("vat", "mean_teacher_vat"), variants=tuple((vname, vname) for vname in arms),
+        build=lambda m, n, vname: vat_config(dataset, m, n, arms[vname][1]), n_seeds=lambda n: 10,
+        include=lambda m, n, vname: arms[vname][0] == m,
+        paper=lambda m, n, vname: table["VAT+EntMin [15]"].get(n) if (m, vname) == ("vat", "entmin") else None)
+
+
+TABLE2_VAT = _vat_preset("table2-cifar10-vat", "CIFAR-10 4000 labels: VAT, VAT+EntMin and Mean Teacher + VAT "
+                         "(a: student's own VAT cost, b: adversarial to the teacher), error %",
+                         "cifar10", 4000, _paper.TABLE2_CIFAR10)
+TABLE1_VAT = _vat_preset("table1-svhn-vat", "SVHN 1000 labels: VAT, VAT+EntMin and Mean Teacher + VAT "
+                         "(a: student's own VAT cost, b: adversarial to the teacher), error %",
+                         "svhn", 1000, _paper.TABLE1_SVHN)
+
+
 # --------------------------------------------------------------------- Figure 4: SVHN ablations
 def _fig4(name, title, knob_values, apply, n_labels=250):
     """An ablation of Figure 4: SVHN, mean teacher, 4 seeds, 7,325 validation images held out
@@ -474,7 +513,7 @@ def arm_results(preset, folder, seeds=None):
 
 
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
-                  FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_DROPOUT, FIG4_LOGIT, FIG4_TAU)
+                  FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_DROPOUT, FIG4_LOGIT, FIG4_TAU, TABLE1_VAT, TABLE2_VAT)
 PRESETS = {p.name: p for p in _PAPER_PRESETS}
 PRESETS.update({p.name + "-smoke": p.with_smoke() for p in _PAPER_PRESETS})
 PRESETS.update({p.name: p for p in CPU_PRESETS})

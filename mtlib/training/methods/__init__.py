@@ -1,12 +1,15 @@
-"""The four methods of Tables 1-2, each a small object the one trainer drives."""
+"""The four methods of Tables 1-2 and VAT with its Mean Teacher combinations, each a small object the one
+trainer drives."""
 from mtlib.models import split_heads  # noqa: F401  (its home is mtlib.models)
 from mtlib.training.methods.base import Method
 from mtlib.training.methods.mean_teacher import MeanTeacher
 from mtlib.training.methods.pi_model import PiModel
 from mtlib.training.methods.supervised import Supervised
 from mtlib.training.methods.temporal_ensembling import TemporalEnsembling
+from mtlib.training.methods.vat import VAT, VAT_TARGETS, MeanTeacherVAT
 
-METHOD_CLASSES = {cls.name: cls for cls in (Supervised, PiModel, TemporalEnsembling, MeanTeacher)}
+METHOD_CLASSES = {cls.name: cls for cls in (Supervised, PiModel, TemporalEnsembling, MeanTeacher, VAT,
+                                            MeanTeacherVAT)}
 
 
 def make_method(name, *args, **kwargs):
@@ -16,5 +19,5 @@ def make_method(name, *args, **kwargs):
     return METHOD_CLASSES[name](*args, **kwargs)
 
 
-__all__ = ["Method", "MeanTeacher", "PiModel", "Supervised", "TemporalEnsembling",
-           "METHOD_CLASSES", "make_method", "split_heads"]
+__all__ = ["Method", "MeanTeacher", "MeanTeacherVAT", "PiModel", "Supervised", "TemporalEnsembling", "VAT",
+           "VAT_TARGETS", "METHOD_CLASSES", "make_method", "split_heads"]
