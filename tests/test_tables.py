@@ -56,12 +56,12 @@ def test_run_times_median_per_method_and_kind_of_machine():
     def run(method, minutes, **provenance):
         return RunResult(config={"method": method}, provenance={"wall_time_s": 60.0 * minutes, "torch_threads": 1,
                                                                  **provenance})
-    runs = [run("pi", m, precision="fp32", cpu_capability="AVX2") for m in (1, 2, 9)]
+    runs = [run("pi", m, precision="fp32", cpu_capability="AVX2", images_per_s=s) for m, s in ((1, 300), (2, 150), (9, 10))]
     runs.append(run("mean_teacher", 2, precision="bf16"))   # a file from before cpu_capability was recorded
     frame = tables.run_times(runs)
     assert list(frame.index) == ["Π model", "Mean Teacher"]
-    assert frame.loc["Π model", "fp32, AVX2, 1 thread(s)"] == "2.0 (3)"
-    assert frame.loc["Mean Teacher", "bf16, not recorded, 1 thread(s)"] == "2.0 (1)"
+    assert frame.loc["Π model", "fp32, AVX2, 1 thread(s)"] == "2.0 min, 150 img/s (3)"
+    assert frame.loc["Mean Teacher", "bf16, not recorded, 1 thread(s)"] == "2.0 min (1)"   # no speed recorded
     assert frame.loc["Mean Teacher", "fp32, AVX2, 1 thread(s)"] == "—"
 
 

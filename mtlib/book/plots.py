@@ -265,10 +265,11 @@ def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
 VERDICT_COLORS = {"a_lower": "C2", "b_lower": "C3", "unresolved": "0.45"}
 
 
-def forest_plot(comparisons, title=None, unit="points", ax=None):
+def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds"):
     """One row per paired comparison (``mtlib.book.stats.Paired``, A − B): its mean as a point and its
     interval as a bar, zero marked; the colour is the interval rule's verdict (green: A lower, red:
-    B lower, grey: not resolved). Row labels are written in full, above each bar."""
+    B lower, grey: not resolved). Row labels are written in full, above each bar, with the number of
+    pairs (``count`` names what is paired: seeds, or runs)."""
     comparisons = list(comparisons)
     ax = _ax(ax, figsize=(7.5, 0.62 * len(comparisons) + 0.9))
     for y, c in enumerate(reversed(comparisons)):
@@ -278,7 +279,7 @@ def forest_plot(comparisons, title=None, unit="points", ax=None):
         if finite:
             ax.plot([c.low, c.high], [y, y], color=color, lw=2.2, solid_capstyle="butt")
         ax.plot([c.mean], [y], "o", color=color, ms=6)
-        ax.annotate(f"{c.a} − {c.b}   ({c.n} seeds)", (0, y), xycoords=("axes fraction", "data"),
+        ax.annotate(f"{c.a} − {c.b}   ({c.n} {count})", (0, y), xycoords=("axes fraction", "data"),
                     xytext=(2, 7), textcoords="offset points", fontsize=7.5, va="bottom")
     ax.axvline(0, color="0.3", lw=0.9, ls="--")
     ax.set_yticks([])

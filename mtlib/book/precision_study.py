@@ -25,10 +25,46 @@ def pairs(bf16_dir, fp32_dir, metric="ema_test_error"):
         if (a.provenance.get("precision"), b.provenance.get("precision")) != ("bf16", "fp32"):
             raise ValueError(f"{path.name}: expected a bf16 file in {bf16_dir} and an fp32 one in {fp32_dir}, got "
                              f"{a.provenance.get('precision')} and {b.provenance.get('precision')}")
-        rows.append({"method": a.config["method"], "labels": a.config["n_labels"], "seed": a.config["seed"],
-                     "file": path.name, "bf16": a.final[metric], "fp32": b.final[metric],
-                     "bf16 - fp32": a.final[metric] - b.final[metric]})
-    return pd.DataFrame(rows)
+        rows.append(_row(path.name, a, b, metric))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def pairs_in(folders, metric="ema_test_error"):
+    """:func:`pairs` over whatever ``folders`` hold, before or after the reruns replace the originals: a
+    file name found in bf16 in one folder and in fp32 in another (or the same after a move) is a pair;
+    the first folder holding a name in a precision wins. Files of one precision only are left out."""
+    import pandas as pd
+
+    found = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.json")):
+            result = load_result(path)
+            found.setdefault(path.name, {}).setdefault(result.provenance.get("precision"), result)
+    rows = [_row(name, twins["bf16"], twins["fp32"], metric) for name, twins in sorted(found.items())
+            if "bf16" in twins and "fp32" in twins]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+COLUMNS = ["method", "labels", "seed", "file", "bf16", "fp32", "bf16 - fp32"]
+
+
+def _row(name, a, b, metric):
+    return {"method": a.config["method"], "labels": a.config["n_labels"], "seed": a.config["seed"],
+            "file": name, "bf16": a.final[metric], "fp32": b.final[metric],
+            "bf16 - fp32": a.final[metric] - b.final[metric]}
+
+
+def comparisons(table):
+    """bf16 - fp32 as :class:`mtlib.book.stats.Paired`, per method (display names) and over all pairs:
+    the rows of :func:`summary` for :func:`mtlib.book.plots.forest_plot`."""
+    from mtlib.book.style import NAMES
+
+    groups = [(NAMES.get(m, m), table[table["method"] == m]) for m in sorted(table["method"].unique())]
+    out = []
+    for name, part in groups + [("all runs", table)]:
+        out.append(stats.paired(dict(zip(part["file"], part["bf16"])), dict(zip(part["file"], part["fp32"])),
+                                f"{name}: bf16", "fp32"))
+    return out
 
 
 def summary(table):

@@ -132,19 +132,25 @@ def preset_paper_cells(preset):
 
 
 def run_times(results):
-    """Median wall time of a run in minutes, one line per method and one column per kind of machine,
-    read from each results file's provenance: its precision, the CPU's vector capability ("not
-    recorded" in files made before the provenance had it) and its threads; a cell reads
-    "median (runs)"."""
+    """The compute of a run, one line per method and one column per kind of machine, read from each
+    results file's provenance (its precision, the CPU's vector capability, "not recorded" in files made
+    before the provenance had it, and its threads): a cell reads "median minutes a run, median training
+    images per second (runs)"."""
     groups = {}
     for r in results:
         p = r.provenance
         kind = f"{p.get('precision')}, {p.get('cpu_capability') or 'not recorded'}, {p.get('torch_threads')} thread(s)"
-        groups.setdefault((r.config["method"], kind), []).append(p["wall_time_s"] / 60)
+        groups.setdefault((r.config["method"], kind), []).append((p["wall_time_s"] / 60, p.get("images_per_s")))
+
+    def cell(runs):
+        speeds = [s for _, s in runs if s is not None]
+        speed = f", {statistics.median(speeds):.0f} img/s" if speeds else ""
+        return f"{statistics.median(m for m, _ in runs):.1f} min{speed} ({len(runs)})"
+
     kinds = sorted({k for _, k in groups})
     methods = [m for m in NAMES if any(m == g for g, _ in groups)]
-    frame = pd.DataFrame({kind: {NAMES[m]: f"{statistics.median(groups[m, kind]):.1f} ({len(groups[m, kind])})"
-                                 for m in methods if (m, kind) in groups} for kind in kinds})
+    frame = pd.DataFrame({kind: {NAMES[m]: cell(groups[m, kind]) for m in methods if (m, kind) in groups}
+                          for kind in kinds})
     return frame.reindex([NAMES[m] for m in methods]).fillna("—")
 
 
