@@ -52,3 +52,7 @@ def test_check_points_applies_the_interval_rule_and_skips_points_outside_the_gri
     with pytest.raises(AssertionError, match="the text says 'unresolved' but the interval says 'b_lower'"):
         ablations.check_points(panels, base_runs, wrong)
     assert ablations.check_points(panels, base_runs, wrong, check=False) == {("(d)", 0.0, None): "b_lower"}
+    # the forest plot's rows: the keys' order, points outside the grid left out, each "point - base"
+    rows = ablations.point_comparisons(panels, base_runs, [("(c)", 0.0, None), ("(d)", 100.0, None), ("(d)", 0.0, None)])
+    assert [k for k, _ in rows] == [("(c)", 0.0, None), ("(d)", 0.0, None)]
+    assert rows[1][1].b == "base" and rows[1][1].mean == pytest.approx(5.1) and rows[0][1].mean == 0.0

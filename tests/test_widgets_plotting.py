@@ -210,3 +210,17 @@ def test_forest_plot_draws_each_interval_with_its_verdict_colour_and_full_labels
     labels = [t.get_text() for t in ax.texts]
     assert f"{long_name} − decay 0   (8 seeds)" in labels                 # never truncated
     assert any(line.get_xdata()[0] == 0 and line.get_linestyle() == "--" for line in ax.lines)
+
+
+def test_forest_plot_cuts_a_far_row_at_xlim_and_prints_its_mean():
+    from mtlib.book.plots import forest_plot
+    from mtlib.book.stats import Paired
+
+    rows = [Paired(a="collapse", b="base", n=4, mean=44.1, low=39.8, high=48.4),
+            Paired(a="weight 0", b="base", n=4, mean=3.8, low=2.1, high=5.5)]
+    ax = forest_plot(rows, xlim=(-5, 12), count="runs")
+    bars = [tuple(line.get_xdata()) for line in ax.lines if len(line.get_xdata()) == 2 and line.get_linestyle() == "-"]
+    assert bars == [(2.1, 5.5), (12, 12)]                  # bottom to top: the far bar cut at the edge
+    texts = [t.get_text() for t in ax.texts]
+    assert "+44.1" in texts and "collapse − base   (4 runs)" in texts
+    assert ax.get_xlim() == (-5, 12)

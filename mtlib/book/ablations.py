@@ -82,17 +82,23 @@ def point_runs(panel, value, series=None):
     return runs[panel["values"].index(value)] if value in panel["values"] else None
 
 
+def point_comparisons(panels, base_runs, keys, metric="ema_test_error"):
+    """[(key, "point - base" as :class:`mtlib.book.stats.Paired`)] for the Figure 4 points ``keys``
+    ((panel title prefix, value, series or None)), in that order; points outside the grids are skipped."""
+    out = []
+    for prefix, value, series in keys:
+        panel = next(p for p in panels if p["title"].startswith(prefix))
+        runs = point_runs(panel, value, series)
+        if runs is not None:
+            name = f"{panel['title']} at {value:g}" + (f", {series}" if series else "")
+            out.append(((prefix, value, series), stats.compare(runs, base_runs, name, "base", metric)))
+    return out
+
+
 def check_points(panels, base_runs, expect, metric="ema_test_error", check=True):
     """The interval rule on Figure 4 points against the base run: ``expect`` maps (panel title prefix,
     value, series or None) to the verdict of "point - base" that the text states ("a_lower": the point
     has lower error, "b_lower": the base has, "unresolved"); points outside the grids are skipped.
     Returns {key: verdict got}."""
-    got = {}
-    for (prefix, value, series), verdict in expect.items():
-        panel = next(p for p in panels if p["title"].startswith(prefix))
-        runs = point_runs(panel, value, series)
-        if runs is not None:
-            name = f"{panel['title']} at {value:g}" + (f", {series}" if series else "")
-            got[prefix, value, series] = stats.check_claim(
-                stats.compare(runs, base_runs, name, "base", metric), expect=verdict, check=check)
-    return got
+    return {key: stats.check_claim(c, expect=expect[key], check=check)
+            for key, c in point_comparisons(panels, base_runs, expect, metric)}

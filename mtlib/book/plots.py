@@ -265,22 +265,32 @@ def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
 VERDICT_COLORS = {"a_lower": "C2", "b_lower": "C3", "unresolved": "0.45"}
 
 
-def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds"):
+def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds", xlim=None):
     """One row per paired comparison (``mtlib.book.stats.Paired``, A − B): its mean as a point and its
     interval as a bar, zero marked; the colour is the interval rule's verdict (green: A lower, red:
     B lower, grey: not resolved). Row labels are written in full, above each bar, with the number of
-    pairs (``count`` names what is paired: seeds, or runs)."""
+    pairs (``count`` names what is paired: seeds, or runs). ``xlim=(low, high)`` keeps one far row from
+    squeezing the rest: a bar beyond it is cut at the edge, marked with an arrow and its mean."""
     comparisons = list(comparisons)
     ax = _ax(ax, figsize=(7.5, 0.62 * len(comparisons) + 0.9))
     for y, c in enumerate(reversed(comparisons)):
         verdict = "a_lower" if c.a_lower else "b_lower" if c.b_lower else "unresolved"
         color = VERDICT_COLORS[verdict]
         finite = c.low > -float("inf") and c.high < float("inf")
+        low, high, mean = c.low, c.high, c.mean
+        if xlim is not None:
+            low, high, mean = (min(max(v, xlim[0]), xlim[1]) for v in (low, high, mean))
         if finite:
-            ax.plot([c.low, c.high], [y, y], color=color, lw=2.2, solid_capstyle="butt")
-        ax.plot([c.mean], [y], "o", color=color, ms=6)
+            ax.plot([low, high], [y, y], color=color, lw=2.2, solid_capstyle="butt")
+        ax.plot([mean], [y], ">" if mean != c.mean and c.mean > 0 else "<" if mean != c.mean else "o",
+                color=color, ms=6)
+        if mean != c.mean:
+            ax.annotate(f"{c.mean:+.1f}", (mean, y), xytext=(-4 if c.mean > 0 else 4, -11),
+                        textcoords="offset points", fontsize=7, ha="right" if c.mean > 0 else "left", color=color)
         ax.annotate(f"{c.a} − {c.b}   ({c.n} {count})", (0, y), xycoords=("axes fraction", "data"),
                     xytext=(2, 7), textcoords="offset points", fontsize=7.5, va="bottom")
+    if xlim is not None:
+        ax.set_xlim(*xlim)
     ax.axvline(0, color="0.3", lw=0.9, ls="--")
     ax.set_yticks([])
     ax.set_ylim(-1.4, len(comparisons) - 0.1)     # room for the legend below the last row
