@@ -159,3 +159,62 @@ def _device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({platform.processor() or platform.machine()})"
+
+
+# ---- keyed records: any computation's result, found by its parameters and a version -------------------
+# A training run's file above is one such record with its own schema (RunResult); a smaller computation
+# (the toy chapter's fits) keeps a plain dict of JSON values under the same rules: the file name holds a
+# hash of the parameters and the version, the file is written atomically, with provenance, and it is
+# loaded only when both match.
+RECORD_FORMAT = "mtlib-record/1"
+
+
+def record_key(params, version):
+    """A short stable hash of ``params`` (a dict of JSON values) and ``version``, used in file names."""
+    blob = json.dumps({"params": params, "version": version}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def record_path(results_dir, name, params, version):
+    """``results_dir/<name>-<record_key>.json``: ``name`` says what it is (e.g. ``toy-e-seed3``)."""
+    return Path(results_dir) / f"{name}-{record_key(params, version)}.json"
+
+
+def record_provenance(wall_time_s):
+    """Where and how a record was computed: versions, commit, CPU capability, threads, timing."""
+    return {"mtlib_version": mtlib.__version__, "git_commit": _git_commit(), "torch_version": torch.__version__,
+            "cpu_capability": cpu_capability(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_time_s": round(wall_time_s, 3)}
+
+
+def save_record(path, params, version, data, provenance):
+    """Write ``{format, key, version, params, data, provenance}`` to ``path`` atomically (temp file +
+    rename, as :meth:`RunResult.save`); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"format": RECORD_FORMAT, "key": record_key(params, version), "version": version,
+              "params": params, "data": data, "provenance": provenance}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def record_status(path, params, version):
+    """(status, record) of the file at ``path``, with the statuses of :func:`result_status`: MISSING (no
+    file), OTHER_PARAMETERS, OTHER_VERSION or MATCHING. A file that is not a record raises ValueError."""
+    path = Path(path)
+    if not path.exists():
+        return MISSING, None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"record {path} cannot be read as JSON: {e}") from e
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise ValueError(f"{path} is not an mtlib record (format != {RECORD_FORMAT!r})")
+    if record.get("params") != params:
+        return OTHER_PARAMETERS, record
+    if record.get("version") != version:
+        return OTHER_VERSION, record
+    return MATCHING, record

@@ -3,16 +3,19 @@
 A results file for exactly these parameters and this mtlib version is loaded; otherwise the run
 trains (CPU scale in the book, paper scale through papermill on a GPU) and saves its file, so a
 later build, a table or a re-run of the chapter picks it up. Data are prepared once per distinct
-data identity and shared between the runs of a grid.
+data identity and shared between the runs of a grid. :func:`compute_or_load` is the same rule for any
+smaller computation whose result is a dict of JSON values (the toy chapter's fits).
 """
 import itertools
 import os
+import time
 from pathlib import Path
 
 import mtlib
 
 from mtlib.config import RunConfig
-from mtlib.results import MATCHING, result_path, result_status
+from mtlib.results import (MATCHING, record_path, record_provenance, record_status, result_path, result_status,
+                           save_record)
 from mtlib.data import load_data
 from mtlib.training.trainer import Trainer
 
@@ -78,3 +81,21 @@ def grid(base, **axes):
 def run_grid(configs, results_dir, **kwargs):
     """run_or_load over a list of configs, in order (runs sharing data reuse it)."""
     return [run_or_load(c, results_dir, **kwargs) for c in configs]
+
+
+def compute_or_load(results_dir, name, params, version, compute, retrain=False):
+    """``(data, loaded)``: the ``data`` of the record for ``params`` and ``version`` in ``results_dir``
+    (file :func:`mtlib.results.record_path`), loaded when it matches both (unless ``retrain``); otherwise
+    ``compute()``, a dict of JSON values, saved there atomically with its provenance. ``results_dir=None``:
+    compute, save nothing."""
+    if results_dir is None:
+        return compute(), False
+    path = record_path(results_dir, name, params, version)
+    if not retrain:
+        status, record = record_status(path, params, version)
+        if status == MATCHING:
+            return record["data"], True
+    start = time.perf_counter()
+    data = compute()
+    save_record(path, params, version, data, record_provenance(time.perf_counter() - start))
+    return data, False

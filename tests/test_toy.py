@@ -1,11 +1,13 @@
-"""mtlib.book.toy: the Figure 1 toy problem (data, the seven panels, their targets, the comparisons)."""
+"""mtlib.book.toy and toy_plots: the Figure 1 toy problem (data, the eight panels, their targets, the
+comparisons, their results files) and its pictures; the keyed records of mtlib.results it is saved with."""
 from types import SimpleNamespace
 
 import matplotlib
 import pytest
 import torch
 
-from mtlib.book import toy
+from mtlib import results as mres
+from mtlib.book import toy, toy_plots
 from mtlib.models import ToyNet
 from mtlib.training.ema import make_teacher
 
@@ -37,7 +39,7 @@ def test_each_panel_runs_and_gives_probabilities(panel):
     assert r.panel == panel and r.grid.shape == r.student_prob.shape
     assert 0.0 <= float(r.student_prob.min()) and float(r.student_prob.max()) <= 1.0
     assert 0.0 <= r.test_error <= 1.0
-    if panel in "cdpew":
+    if panel in "cdspew":
         assert 0.0 <= float(r.teacher_prob.min()) and float(r.teacher_prob.max()) <= 1.0
         assert r.targets.shape == (40,) and 0.0 <= float(r.targets.min()) <= float(r.targets.max()) <= 1.0
     else:
@@ -76,6 +78,19 @@ def test_pi_panel_teacher_is_the_student_with_gradient_through_both_passes():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
     # sigma = 0: the target is exactly the student's prediction
     assert torch.allclose(toy.teacher_logits("p", student, None, x_u, 0.0, g), student(x_u))
+
+
+def test_self_teacher_target_is_the_students_clean_prediction_without_gradient():
+    """(s): the target is the student's own prediction at the clean point, a constant for the optimiser."""
+    r = toy.fit_panel("s", seed=0, **FAST)
+    assert torch.equal(r.teacher_prob, r.student_prob) and r.teacher_test_error == r.test_error
+    x_u, g = r.data.x_unlabeled, torch.Generator().manual_seed(0)
+    t = toy.teacher_logits("s", r.model, None, x_u, 0.15, g)
+    assert not t.requires_grad and torch.equal(t, r.model(x_u).detach())
+    assert torch.equal(t, toy.teacher_logits("s", r.model, None, x_u, 0.5, g))   # no noise on this teacher
+    assert torch.allclose(r.targets, r.model(x_u).softmax(1)[:, 1].detach())
+    want = float(((r.targets - r.data.y_unlabeled.float()) ** 2).mean())
+    assert r.target_error == pytest.approx(want)
 
 
 def test_ema_and_frozen_targets_carry_no_gradient():
@@ -124,7 +139,7 @@ def test_sweep_changes_only_the_swept_knob():
     assert [r.consistency_weight for r in rw] == [1.0, 30.0]
     with pytest.raises(ValueError, match="swept"):
         toy.sweep("ema_decay", [0.5], ema_decay=0.9)
-    figs = toy.sweep_figures(rs, "ema_decay")
+    figs = toy_plots.sweep_figures(rs, "ema_decay")
     assert len(figs) == 2 and "ema_decay = 0.9" in figs[1].axes[0].get_title()
     assert figs[0].get_size_inches().tolist() == figs[1].get_size_inches().tolist()
 
@@ -137,6 +152,10 @@ def test_compare_gives_paired_per_seed_differences():
     assert cmp.n_lower == 2 and cmp.mean == pytest.approx(-0.02)
     assert cmp.std == pytest.approx(float(torch.tensor([-0.03, 0.0, -0.03]).std()))
     assert "lower on 2 of 3 seeds" in str(cmp)
+    assert cmp.verdict == "not resolved" and "not resolved" in str(cmp)   # the interval includes 0
+    clear = toy.compare({0: fake(c=0.04, e=0.01), 1: fake(c=0.05, e=0.01), 2: fake(c=0.045, e=0.01)}, "e", "c")
+    assert clear.verdict == "(e) lower" and toy.compare({0: fake(c=0.04, e=0.01), 1: fake(c=0.05, e=0.01),
+                                                         2: fake(c=0.045, e=0.01)}, "c", "e").verdict == "(e) lower"
     # paired t interval: mean -2 points, sem = std / sqrt(3), t(0.975, 2) = 4.3027
     half = 4.302653 * cmp.std / 3 ** 0.5
     assert cmp.interval == pytest.approx((-0.02 - half, -0.02 + half), abs=1e-6)
@@ -149,8 +168,17 @@ def test_compare_gives_paired_per_seed_differences():
         toy.compare(results, "e", "c", "target_error")
 
 
+def test_compare_all_covers_the_chapters_pairs():
+    fake = {p: SimpleNamespace(test_error=0.01 * i, teacher_test_error=0.02, target_error=0.001 * i, boundary=0.1 * i,
+                               labeled_fit=0.9) for i, p in enumerate(toy.PANELS)}
+    got = toy.compare_all({0: fake, 1: fake})
+    assert list(got) == list(toy.COMPARISONS)
+    assert got["self-teacher - frozen, target"].diffs == pytest.approx([0.002, 0.002])   # (s) - (c): 0.004 - 0.002
+    assert {c.a for c in got.values()} | {c.b for c in got.values()} <= set(toy.PANELS)
+
+
 def test_bad_arguments_raise():
-    with pytest.raises(ValueError, match=r"panel='f'.*'a', 'b', 'c', 'd', 'p', 'e', 'w'"):
+    with pytest.raises(ValueError, match=r"panel='f'.*'a', 'b', 'c', 'd', 's', 'p', 'e', 'w'"):
         toy.fit_panel("f")
     with pytest.raises(ValueError, match="ema_decay"):
         toy.fit_panel("e", ema_decay=1.0)
@@ -172,13 +200,17 @@ def test_mean_teacher_beats_frozen_teacher_on_seed_0():
 def test_plot_figure1_draws_every_panel_and_a_legend():
     from mtlib.book.widgets import figure_png
     results = toy.fit_all([0], **FAST)[0]
-    fig = toy.plot_figure1(results)
-    assert len(fig.axes) == 8  # 2 rows of 4: seven panels and the legend
-    assert [a.get_title()[:3] for a in fig.axes[:7]] == ["(a)", "(b)", "(c)", "(d)", "(p)", "(e)", "(w)"]
-    assert fig.axes[7].get_legend() is not None
+    fig = toy_plots.plot_figure1(results)
+    assert len(fig.axes) == 8  # 2 rows of 4 panels, the legend below them
+    assert [a.get_title()[:3] for a in fig.axes] == ["(a)", "(b)", "(c)", "(d)", "(s)", "(p)", "(e)", "(w)"]
+    assert len(fig.legends) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"student", "teacher", "labeled", "best boundary"} <= set(labels)
     assert figure_png(fig)[:4] == b"\x89PNG"
+    seven = toy_plots.plot_figure1([results[p] for p in "abcdpew"])   # a free cell holds the legend
+    assert len(seven.axes) == 8 and seven.axes[7].get_legend() is not None
     with pytest.raises(ValueError, match="results"):
-        toy.plot_figure1([])
+        toy_plots.plot_figure1([])
 
 
 # ---- results files (fit_or_load): the chapter loads its panels instead of training them -------------
@@ -192,7 +224,7 @@ def _same(r1, r2):
     assert torch.equal(r1.data.x_test, r2.data.x_test) and r1.data.best_boundary == r2.data.best_boundary
 
 
-@pytest.mark.parametrize("panel", ["a", "d", "e"])
+@pytest.mark.parametrize("panel", ["a", "d", "s", "e"])
 def test_fit_or_load_saves_then_loads_the_same_result(panel, tmp_path, monkeypatch):
     fresh = toy.fit_or_load(panel, seed=1, results_dir=tmp_path, **FAST)
     files = list(tmp_path.glob("*.json"))
@@ -217,26 +249,72 @@ def test_retrain_overwrites(tmp_path, monkeypatch):
     assert calls == [1] and len(list(tmp_path.glob("*.json"))) == 1
 
 
-def test_panel_key_has_every_parameter_and_one_value_for_10_and_10_0(tmp_path):
-    k = toy.panel_key("e", 3, consistency_weight=10, steps=150)
-    assert k == toy.panel_key("e", 3, consistency_weight=10.0, steps=150.0)
-    assert set(k) == {"panel", "seed", "version", "steps", "sigma", "ema_decay", "n_unlabeled",
-                      "consistency_weight", "large_weight", "n_teacher_noise", "lr", "hidden", "depth"}
-    assert k == toy.panel_key("e", 3, steps=150)   # 10.0 is the default weight
-    paths = {toy.panel_path(tmp_path, toy.panel_key("e", 3, **change)) for change in
+def test_panel_params_have_every_parameter_and_one_value_for_10_and_10_0(tmp_path):
+    k = toy.panel_params("e", 3, consistency_weight=10, steps=150)
+    assert k == toy.panel_params("e", 3, consistency_weight=10.0, steps=150.0)
+    assert set(k) == {"panel", "seed", "steps", "sigma", "ema_decay", "n_unlabeled", "consistency_weight",
+                      "large_weight", "n_teacher_noise", "lr", "hidden", "depth"}
+    assert k == toy.panel_params("e", 3, steps=150)   # 10.0 is the default weight
+    assert isinstance(k["steps"], int) and isinstance(k["consistency_weight"], float)
+    path = lambda p: mres.record_path(tmp_path, toy.record_name(p), p, toy.TOY_VERSION)
+    paths = {path(toy.panel_params("e", 3, **change)) for change in
              ({}, {"sigma": 0.3}, {"ema_decay": 0.99}, {"steps": 401})}
-    paths |= {toy.panel_path(tmp_path, toy.panel_key("p", 3)), toy.panel_path(tmp_path, toy.panel_key("e", 4))}
-    assert len(paths) == 6
+    paths |= {path(toy.panel_params("p", 3)), path(toy.panel_params("e", 4))}
+    assert len(paths) == 6 and all(p.name.startswith("toy-") for p in paths)
     with pytest.raises(ValueError, match="unknown toy parameter"):
-        toy.panel_key("e", 0, learning_rate=0.1)
+        toy.panel_params("e", 0, learning_rate=0.1)
 
 
-def test_load_refuses_another_version(tmp_path, monkeypatch):
+def test_a_panel_file_is_a_record_with_provenance(tmp_path):
+    toy.fit_or_load("c", seed=0, results_dir=tmp_path, **FAST)
+    files = sorted(tmp_path.glob("*.json"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))   # written atomically
+    params = toy.panel_params("c", 0, **FAST)
+    assert files[0] == mres.record_path(tmp_path, "toy-c-seed0", params, toy.TOY_VERSION)
+    status, record = mres.record_status(files[0], params, toy.TOY_VERSION)
+    assert status == mres.MATCHING and record["format"] == mres.RECORD_FORMAT
+    assert record["key"] == mres.record_key(params, toy.TOY_VERSION) and record["params"] == params
+    assert record["provenance"]["torch_version"] == torch.__version__ and record["provenance"]["wall_time_s"] > 0
+    assert len(record["data"]["student_prob"]) == 401 and len(record["data"]["targets"]) == 40
+
+
+def test_another_version_is_not_loaded(tmp_path, monkeypatch):
     toy.fit_or_load("a", seed=0, results_dir=tmp_path, **FAST)
-    path = next(tmp_path.glob("*.json"))
-    monkeypatch.setattr(toy, "TOY_RESULTS_VERSION", toy.TOY_RESULTS_VERSION + 1)
-    with pytest.raises(ValueError, match="version"):
-        toy.load_panel(path)
+    calls = []
+    real = toy.fit_panel
+    monkeypatch.setattr(toy, "fit_panel", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(toy, "TOY_VERSION", toy.TOY_VERSION + 1)
+    toy.fit_or_load("a", seed=0, results_dir=tmp_path, **FAST)
+    assert calls == [1] and len(list(tmp_path.glob("*.json"))) == 2   # trained again, a file of its own
+    toy.fit_or_load("a", seed=0, results_dir=tmp_path, **{**FAST, "lr": 0.02})
+    assert calls == [1, 1]                                               # other parameters: trained too
+
+
+# ---- the keyed records of mtlib.results / mtlib.runs, which the toy's files are -----------------------
+def test_record_round_trip_and_what_is_not_loaded(tmp_path):
+    from mtlib.runs import compute_or_load
+    params, data = {"n": 3, "x": 0.5, "name": "toy"}, {"values": [0.1, 0.25], "error": None}
+    path = mres.record_path(tmp_path, "thing", params, 1)
+    assert path.name == f"thing-{mres.record_key(params, 1)}.json"
+    assert mres.record_key(params, 1) != mres.record_key(params, 2) != mres.record_key({**params, "n": 4}, 2)
+    assert mres.record_status(path, params, 1) == (mres.MISSING, None)
+    mres.save_record(path, params, 1, data, mres.record_provenance(0.5))
+    status, record = mres.record_status(path, params, 1)
+    assert status == mres.MATCHING and record["data"] == data and record["provenance"]["wall_time_s"] == 0.5
+    assert mres.record_status(path, params, 2)[0] == mres.OTHER_VERSION
+    assert mres.record_status(path, {**params, "n": 4}, 1)[0] == mres.OTHER_PARAMETERS
+    (tmp_path / "foreign.json").write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="not an mtlib record"):
+        mres.record_status(tmp_path / "foreign.json", params, 1)
+    # compute_or_load: computes once, then loads; another version or retrain computes again
+    calls = []
+    compute = lambda: calls.append(1) or {"v": len(calls)}
+    assert compute_or_load(tmp_path, "c", params, 1, compute) == ({"v": 1}, False)
+    assert compute_or_load(tmp_path, "c", params, 1, compute) == ({"v": 1}, True)
+    assert compute_or_load(tmp_path, "c", params, 2, compute) == ({"v": 2}, False)
+    assert compute_or_load(tmp_path, "c", params, 1, compute, retrain=True) == ({"v": 3}, False)
+    assert compute_or_load(None, "c", params, 1, compute) == ({"v": 4}, False)
+    assert len(list(tmp_path.glob("c-*.json"))) == 2
 
 
 def test_fit_all_through_files_equals_fit_all_and_refits_a_missing_frozen_teacher(tmp_path):

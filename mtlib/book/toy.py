@@ -7,11 +7,11 @@ low-density gap between the clusters (the best boundary) lies further right. Unl
 points are drawn from the clusters (half each); a test point's true label is its cluster.
 
 Panels (:func:`fit_panel`), all full-batch Adam on :class:`mtlib.models.ToyNet`. (a)-(e) follow
-Figure 1; (p) and (w) are added so that each change from (c) to (e) can be seen alone:
+Figure 1; (s), (p) and (w) are added so that each change from (c) to (e) can be seen alone:
 
 - ``"a"``: cross-entropy on the two labeled points only (no regularisation);
 - ``"b"``: cross-entropy on Gaussian input noise (sigma) around the labeled points;
-- ``"c"``, ``"d"``, ``"p"``, ``"e"``, ``"w"``: as (b) plus ``weight * softmax_mse(student(noisy x_u),
+- ``"c"``, ``"d"``, ``"s"``, ``"p"``, ``"e"``, ``"w"``: as (b) plus ``weight * softmax_mse(student(noisy x_u),
   target)`` on the unlabeled points (the consistency cost J of Sec. 2), the weight following the
   sigmoid ramp-up of Appendix B over the first quarter of the steps in every one of them. They
   differ only in the target (:func:`teacher_logits`):
@@ -20,6 +20,9 @@ Figure 1; (p) and (w) are added so that each change from (c) to (e) can be seen 
     fitted to the labeled examples, and then left unchanged");
   - ``"d"``: the same frozen teacher, each target the mean of ``n_teacher_noise`` noisy teacher
     predictions (Fig. 1d): the target is averaged, the teacher does not train;
+  - ``"s"``: a self-teacher: the target is the student's own clean prediction, without gradient
+    (the model "assumes a dual role as a teacher and a student", Sec. 1, with no noise on the
+    teacher): the teacher trains, its targets are neither noisy nor averaged;
   - ``"p"``: the Pi model (Laine & Aila; Sec. 1): the teacher *is* the student, in a second noisy
     pass, and the gradient flows through both passes: the teacher trains, nothing is averaged;
   - ``"e"``: Mean Teacher: the teacher is an EMA of the student's weights (decay ``ema_decay``,
@@ -27,20 +30,18 @@ Figure 1; (p) and (w) are added so that each change from (c) to (e) can be seen 
   - ``"w"``: as (p) with the consistency weight ``large_weight``: "if too much weight is given to
     the generated targets, the cost of inconsistency outweighs that of misclassification" (Sec. 1).
 
-Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb prints every number, from
-the results files of :func:`fit_or_load` in ``book/results/toy/``, which training at its defaults writes). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
+Results files: :func:`fit_or_load` keeps each trained panel as a keyed record of
+:mod:`mtlib.results` (``book/results/toy/`` for the chapter); the plots are in :mod:`mtlib.book.toy_plots`.
+
+Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb prints every number). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
 midpoint 0 is already the best boundary, so there is no bias to confirm (every panel got 0.1-0.4 %
 test error, seeds 0-2). Class 0 at mu0=-0.5, sd0=0.35 and class 1 at mu1=1.0, sd1=0.12 (best
 boundary 0.59) make the labeled-only fit wrong. EMA decay 0.9: the teacher averages over about
 1/(1 - 0.9) = 10 steps of a 400-step run; with 0.97 and 0.99 it lagged behind its student (seeds 0-3:
 mean test error of (e) 1.0 % and 3.1 % against 0.3 % at 0.9), while at 1200 steps 0.97 caught up.
 """
-import base64
 import contextlib
-import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,22 +51,25 @@ from mtlib.book import stats
 from mtlib.checks import check_choice, check_int, check_number, check_positive
 from mtlib.data.splits import NO_LABEL
 from mtlib.models import ToyNet
+from mtlib.runs import compute_or_load
 from mtlib.training.ema import check_decay, ema_update, make_teacher
 from mtlib.training.losses import classification_cost, softmax_mse
 from mtlib.training.ramps import sigmoid_rampup
 
-PANELS = ("a", "b", "c", "d", "p", "e", "w")
+PANELS = ("a", "b", "c", "d", "s", "p", "e", "w")
 CAPTIONS = {
     "a": "no regularisation",
     "b": "noise around labeled points",
     "c": "frozen teacher: its boundary kept",
     "d": "frozen teacher, averaged targets",
+    "s": "self-teacher: own clean prediction",
     "p": "Π model: teacher = student",
     "e": "mean teacher (EMA)",
     "w": "Π model, too-large weight",
 }
 # What the target of each consistency panel is: (does the teacher train?, is the target averaged?)
 TEACHERS = {"c": ("frozen", "one clean prediction"), "d": ("frozen", "mean over input noise"),
+            "s": ("the student itself, no gradient", "one clean prediction"),
             "p": ("the student itself", "one noisy prediction"), "e": ("EMA of the student", "EMA over weights"),
             "w": ("the student itself", "one noisy prediction")}
 LABELED_X = (-1.0, 1.0)
@@ -156,6 +160,11 @@ def _error(model, x, y):
     return float((_prob1(model, x) >= 0.5).long().ne(y).float().mean())
 
 
+def _grid():
+    """The 401 points over [-2, 2] where every panel's curves are evaluated."""
+    return torch.linspace(-2.0, 2.0, 401)
+
+
 def _boundary(grid, prob):
     above = (prob >= 0.5).nonzero()
     return float(grid[above[0, 0]]) if len(above) else float("nan")
@@ -202,12 +211,15 @@ def noise_averaged_logits(model, x, sigma, n, g):
 def teacher_logits(panel, student, teacher, x_u, sigma, g, fixed=None):
     """The consistency target (logits) at the unlabeled points ``x_u`` for one step of ``panel``.
 
-    (c), (d): ``fixed``, computed once from the frozen teacher; (p), (w): the student itself at a
-    new noisy copy, *with* gradient (Pi model: "applies training to theta'", Sec. 2); (e): the EMA
+    (c), (d): ``fixed``, computed once from the frozen teacher; (s): the student's own clean prediction,
+    without gradient (self-training); (p), (w): the student itself at a new noisy copy, *with* gradient (Pi model: "applies training to theta'", Sec. 2); (e): the EMA
     teacher at a new noisy copy, without gradient (Mean Teacher).
     """
     if panel in ("c", "d"):
         return fixed
+    if panel == "s":
+        with torch.no_grad():
+            return student(x_u)
     if panel in ("p", "w"):
         return student(_noisy(x_u, sigma, g))
     with torch.no_grad():
@@ -249,7 +261,7 @@ def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, weight, n_teac
     init_a = lambda: _init(ToyNet(hidden=hidden, depth=depth), torch.Generator().manual_seed(seed + 1000))
     student = init_a() if panel == "a" else _init(ToyNet(hidden=hidden, depth=depth),
                                                    torch.Generator().manual_seed(seed + 2000))
-    grid = torch.linspace(-2.0, 2.0, 401)
+    grid = _grid()
     x_u = data.x_unlabeled
     teacher_out, fixed = None, None
     if panel in ("a", "b"):
@@ -275,7 +287,7 @@ def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, weight, n_teac
             opt.step()
             if panel == "e":
                 ema_update(teacher_out, student, ema_decay)
-        if panel in ("p", "w"):
+        if panel in ("s", "p", "w"):
             teacher_out = student
 
     student_prob = _prob1(student, grid.unsqueeze(1))
@@ -285,8 +297,10 @@ def _fit_panel(panel, seed, steps, sigma, ema_decay, n_unlabeled, weight, n_teac
                          boundary=_boundary(grid, student_prob), labeled_fit=labeled_fit, sigma=float(sigma),
                          data=data, model=student)
     if teacher_out is not None:
-        # the expected target at the end: fixed in (c), (d); the final teacher's mean over noise otherwise
-        t = fixed if fixed is not None else noise_averaged_logits(teacher_out, x_u, sigma, n_teacher_noise, g)
+        # the expected target at the end: fixed in (c), (d); the student's clean prediction in (s); the
+        # final teacher's mean over its input noise otherwise
+        t = fixed if fixed is not None else (teacher_out(x_u).detach() if panel == "s" else
+                                             noise_averaged_logits(teacher_out, x_u, sigma, n_teacher_noise, g))
         result.targets = t.softmax(1)[:, 1]
         result.teacher_prob = _prob1(teacher_out, grid.unsqueeze(1))
         result.teacher_boundary = _boundary(grid, result.teacher_prob)
@@ -324,77 +338,63 @@ def sweep(knob, values, seed=0, panel="e", results_dir=None, retrain=False, **kw
 
 
 # ---- results files: the chapter loads its trained panels instead of training them on every build ----
-TOY_RESULTS_VERSION = 1   # bump when fit_panel's computation changes: older files are then not loaded
-_FIT_DEFAULTS = dict(steps=400, sigma=0.15, ema_decay=0.9, n_unlabeled=100, consistency_weight=10.0,
-                     large_weight=1000.0, n_teacher_noise=16, lr=0.01, hidden=64, depth=2)
+# One record per panel and seed, through the keyed records of mtlib.results / mtlib.runs (the same rule
+# as a training run's file: found by its parameters and a version, written atomically, with provenance).
+TOY_VERSION = 2   # 2: panel (s) added, records of mtlib.results; bump when fit_panel computes other numbers
+FIT_DEFAULTS = dict(steps=400, sigma=0.15, ema_decay=0.9, n_unlabeled=100, consistency_weight=10.0,
+                    large_weight=1000.0, n_teacher_noise=16, lr=0.01, hidden=64, depth=2)
 _INTS = ("steps", "n_unlabeled", "n_teacher_noise", "hidden", "depth")
-_TENSORS = ("grid", "student_prob", "teacher_prob", "x_unlabeled", "targets")
+_TENSORS = ("student_prob", "teacher_prob", "targets")   # the grid and the points are regenerated
 _SCALARS = ("target_error", "test_error", "teacher_test_error", "boundary", "teacher_boundary", "labeled_fit",
             "sigma", "consistency_weight", "ema_decay")
 
 
-def panel_key(panel, seed, **kwargs):
-    """Everything that decides one panel's result: the panel, the seed, every parameter of
-    :func:`fit_panel` (defaults filled in; 10 and 10.0 are one value) and ``TOY_RESULTS_VERSION``."""
+def panel_params(panel, seed, **kwargs):
+    """Everything that decides one panel's result: the panel, the seed and every parameter of
+    :func:`fit_panel` (defaults filled in; 10 and 10.0 are one value)."""
     check_choice("panel", panel, PANELS)
-    unknown = set(kwargs) - set(_FIT_DEFAULTS)
+    unknown = set(kwargs) - set(FIT_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown toy parameter(s) {sorted(unknown)}; fit_panel takes {sorted(_FIT_DEFAULTS)}")
-    params = {**_FIT_DEFAULTS, **kwargs}
-    params = {k: int(v) if k in _INTS else float(v) for k, v in params.items()}
-    return {"panel": panel, "seed": int(seed), **params, "version": TOY_RESULTS_VERSION}
+        raise ValueError(f"unknown toy parameter(s) {sorted(unknown)}; fit_panel takes {sorted(FIT_DEFAULTS)}")
+    params = {**FIT_DEFAULTS, **kwargs}
+    return {"panel": panel, "seed": int(seed),
+            **{k: int(v) if k in _INTS else float(v) for k, v in params.items()}}
 
 
-def panel_path(results_dir, key):
-    """``results_dir/toy-<panel>-seed<seed>-<hash of the key>.json``."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(results_dir) / f"toy-{key['panel']}-seed{key['seed']}-{digest}.json"
+def record_name(params):
+    """The readable part of a panel's file name, ``toy-<panel>-seed<seed>`` (the key follows it)."""
+    return f"toy-{params['panel']}-seed{params['seed']}"
 
 
-def _encode(t):
-    """A float32 tensor as base64 of its little-endian bytes (exact, and compact), or None."""
-    return None if t is None else base64.b64encode(t.numpy().astype("<f4").tobytes()).decode("ascii")
+def to_record(result):
+    """A :class:`PanelResult` as a dict of JSON values: its curves (float32 values, written so that
+    they read back bit for bit) and scalars; its model, data and grid are not kept (the key regenerates them)."""
+    as_list = lambda t: None if t is None else [float(str(v)) for v in t.numpy().astype(np.float32)]
+    return {**{n: as_list(getattr(result, n)) for n in _TENSORS}, **{n: getattr(result, n) for n in _SCALARS}}
 
 
-def _decode(s):
-    return None if s is None else torch.from_numpy(np.frombuffer(base64.b64decode(s), dtype="<f4").copy())
-
-
-def save_panel(result, key, results_dir):
-    """Write one :class:`PanelResult` (all but its model and data, which the key regenerates) to
-    :func:`panel_path`; returns the path."""
-    path = panel_path(results_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"key": key, "torch": torch.__version__,
-              "tensors": {n: _encode(getattr(result, n)) for n in _TENSORS},
-              "scalars": {n: getattr(result, n) for n in _SCALARS}}
-    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    return path
-
-
-def load_panel(path):
-    """The :class:`PanelResult` saved at ``path``, with its data regenerated from the key and no model."""
-    record = json.loads(Path(path).read_text())
-    key = record["key"]
-    if key.get("version") != TOY_RESULTS_VERSION:
-        raise ValueError(f"{path}: toy results version {key.get('version')}, not {TOY_RESULTS_VERSION}")
-    return PanelResult(key["panel"], key["seed"], data=make_toy_data(key["seed"], key["n_unlabeled"]),
-                       **{n: _decode(v) for n, v in record["tensors"].items()}, **record["scalars"])
+def from_record(params, data):
+    """The :class:`PanelResult` of a record's ``data``, with its data set and grid regenerated from
+    ``params`` and no model."""
+    toy_data = make_toy_data(params["seed"], params["n_unlabeled"])
+    tensors = {n: None if data[n] is None else torch.tensor(data[n], dtype=torch.float32) for n in _TENSORS}
+    x_u = toy_data.x_unlabeled[:, 0] if tensors["targets"] is not None else None
+    return PanelResult(params["panel"], params["seed"], _grid(), data=toy_data, x_unlabeled=x_u, **tensors,
+                       **{n: data[n] for n in _SCALARS})
 
 
 def fit_or_load(panel, seed=0, results_dir=None, retrain=False, teacher=None, **kwargs):
-    """:func:`fit_panel`, through a results file in ``results_dir`` keyed by :func:`panel_key`: loaded
-    when it exists (unless ``retrain``), trained and saved otherwise. ``results_dir=None``: always train,
-    save nothing. A loaded result has no ``model``."""
+    """:func:`fit_panel`, through a results file in ``results_dir`` keyed by :func:`panel_params` and
+    :data:`TOY_VERSION` (:func:`mtlib.runs.compute_or_load`): loaded when it exists (unless ``retrain``),
+    trained and saved otherwise. ``results_dir=None``: always train, save nothing. A loaded result has
+    no ``model``."""
     if results_dir is None:
         return fit_panel(panel, seed=seed, teacher=teacher, **kwargs)
-    key = panel_key(panel, seed, **kwargs)
-    path = panel_path(results_dir, key)
-    if path.exists() and not retrain:
-        return load_panel(path)
-    result = fit_panel(panel, seed=seed, teacher=teacher, **kwargs)
-    save_panel(result, key, results_dir)
-    return result
+    params = panel_params(panel, seed, **kwargs)
+    fresh = []
+    compute = lambda: to_record(fresh.append(fit_panel(panel, seed=seed, teacher=teacher, **kwargs)) or fresh[0])
+    data, loaded = compute_or_load(results_dir, record_name(params), params, TOY_VERSION, compute, retrain)
+    return from_record(params, data) if loaded else fresh[0]
 
 
 METRICS = ("test_error", "teacher_test_error", "target_error", "boundary", "teacher_boundary", "labeled_fit",
@@ -462,14 +462,46 @@ class PanelComparison:
         """(low, high): the 95 % t interval of the mean per-seed difference (None for one seed)."""
         return stats.t_interval(self.diffs)[1:] if len(self.diffs) > 1 else None
 
+    @property
+    def verdict(self):
+        """"(a) lower" or "(b) lower" when the 95 % interval excludes 0 (the book's rule), else "not resolved"."""
+        low, high = self.interval or (-float("inf"), float("inf"))
+        return f"({self.a}) lower" if high < 0 else f"({self.b}) lower" if low > 0 else "not resolved"
+
     def __str__(self):
         scale, unit = (100, " points") if self.name.endswith("test_error") else (1, "")
-        per = " ".join(f"{scale * d:+.2f}" for d in self.diffs)
+        digits = 2 if scale == 100 or self.name == "boundary" else 4   # target errors are small numbers
+        per = " ".join(f"{scale * d:+.{digits}f}" for d in self.diffs)
         what = f"{self.name}" if self.name == self.name_b else f"{self.name} - {self.name_b}"
-        ci = (f"95% interval [{scale * self.interval[0]:+.2f}, {scale * self.interval[1]:+.2f}]"
+        ci = (f"95% interval [{scale * self.interval[0]:+.{digits}f}, {scale * self.interval[1]:+.{digits}f}]"
               if self.interval else "no interval (one seed)")
-        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.2f}{unit}, {ci}; "
+        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.{digits}f}{unit}, {ci}: {self.verdict}; "
                 f"({self.a}) lower on {self.n_lower} of {len(self.seeds)} seeds; per seed: {per}")
+
+
+# The chapter's paired comparisons, one change at a time: label -> (panel a, panel b, metric[, metric of b])
+COMPARISONS = {
+    "frozen: student - its teacher, test": ("c", "c", "test_error", "teacher_test_error"),
+    "frozen: averaged - clean, test": ("d", "c", "test_error"),
+    "frozen: averaged - clean, target": ("d", "c", "target_error"),
+    "frozen: clean - averaged, boundary": ("c", "d", "boundary"),
+    "self-teacher - frozen, target": ("s", "c", "target_error"),
+    "self-teacher - frozen, test": ("s", "c", "test_error"),
+    "Π (noisy) - self-teacher, target": ("p", "s", "target_error"),
+    "Π (noisy) - self-teacher, test": ("p", "s", "test_error"),
+    "EMA - self-teacher, target": ("e", "s", "target_error"),
+    "EMA - self-teacher, test": ("e", "s", "test_error"),
+    "EMA - Π, target": ("e", "p", "target_error"),
+    "EMA - Π, test": ("e", "p", "test_error"),
+    "EMA - frozen averaged, test": ("e", "d", "test_error"),
+    "frozen - Π, boundary": ("c", "p", "boundary"),
+    "too-large weight - Π, labeled fit": ("w", "p", "labeled_fit"),
+}
+
+
+def compare_all(results, pairs=None):
+    """``{label: compare(results, *spec)}`` for every pair of :data:`COMPARISONS` (or ``pairs``)."""
+    return {k: compare(results, *v) for k, v in (COMPARISONS if pairs is None else pairs).items()}
 
 
 def compare(results, a, b, name="test_error", name_b=None):
@@ -483,80 +515,3 @@ def compare(results, a, b, name="test_error", name_b=None):
     diffs = torch.tensor([va[s] - vb[s] for s in seeds], dtype=torch.float64)
     std = float(diffs.std()) if len(seeds) > 1 else 0.0
     return PanelComparison(a, b, name, name_b, seeds, diffs.tolist(), int((diffs < 0).sum()), float(diffs.mean()), std)
-
-
-def plot_panel(r, ax=None, title=None):
-    """Draw one :class:`PanelResult` on ``ax`` (a new figure if None): the student (black), the
-    teacher (grey dashed), the labeled points (large dots), the unlabeled points at the height of
-    their expected consistency target (along the bottom where there is none), the best boundary
-    (dotted). ``title``: default "(panel) caption / test error". Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 3.2))
-    d = r.data
-    ax.axvline(d.best_boundary, color="tab:green", ls=":", lw=1.5, label="best boundary")
-    if r.panel == "b" and r.sigma > 0:  # a few of the noisy labeled samples (small dots)
-        xs = d.x_labeled.repeat(12, 1) + r.sigma * torch.randn(24, 1, generator=torch.Generator().manual_seed(0))
-        ax.scatter(xs[:, 0], d.y_labeled.repeat(12).float(), s=14, color="tab:blue", alpha=0.6,
-                   edgecolors="white", lw=0.4, zorder=6, label="noisy labeled")
-    if r.targets is not None:
-        ax.scatter(r.x_unlabeled, r.targets, s=22, facecolors="none", edgecolors="k", lw=0.8,
-                   label="unlabeled (at target)")
-    else:
-        ax.scatter(d.x_unlabeled[:, 0], torch.full((len(d.x_unlabeled),), -0.06), s=22,
-                   facecolors="none", edgecolors="k", lw=0.8, label="unlabeled")
-    if r.teacher_prob is not None and r.panel not in ("p", "w"):  # in (p), (w) the teacher is the student
-        ax.plot(r.grid, r.teacher_prob, color="0.55", ls="--", lw=2, label="teacher")
-    ax.plot(r.grid, r.student_prob, color="k", lw=2, label="student")
-    ax.scatter(d.x_labeled[:, 0], d.y_labeled.float(), s=110, color="tab:blue", zorder=5, label="labeled")
-    ax.set_title(title or f"({r.panel}) {CAPTIONS[r.panel]}\ntest error {100 * r.test_error:.1f}%", fontsize=10)
-    ax.set_xlim(float(r.grid[0]), float(r.grid[-1]))
-    ax.set_xticks([-2, -1, 0, 1, 2])
-    ax.set_ylim(-0.12, 1.08)
-    ax.set_xlabel("x")
-    ax.set_ylabel("P(class 1 | x)")
-    return ax.figure
-
-
-def plot_figure1(results, ncols=4):
-    """Figure 1 from :class:`PanelResult` s (a list, or a dict by panel), ``ncols`` panels a row,
-    with one shared legend in the first free cell (or below). Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    results = list(results.values()) if isinstance(results, dict) else list(results)
-    if not results:
-        raise ValueError("results is empty; pass at least one PanelResult")
-    nrows = -(-len(results) // ncols)
-    fig, ax = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.3 * nrows), sharey=True, squeeze=False)
-    ax = ax.ravel()
-    for a, r in zip(ax, results):
-        plot_panel(r, a)
-    for a in ax[1:]:
-        if a.get_subplotspec().colspan.start:
-            a.set_ylabel("")
-    handles = {}
-    for a in ax[:len(results)]:
-        for h, lab in zip(*a.get_legend_handles_labels()):
-            handles.setdefault(lab.replace(" (at target)", " (at its target)"), h)
-    if len(results) < len(ax):
-        for a in ax[len(results):]:
-            a.axis("off")
-        ax[len(results)].legend(handles.values(), handles.keys(), loc="center", frameon=False)
-        fig.tight_layout()
-    else:
-        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
-        fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
-
-
-def sweep_figures(results, knob):
-    """One figure per :class:`PanelResult` of :func:`sweep`, titled by the swept ``knob``'s value
-    (for :func:`mtlib.book.widgets.precomputed_slider`); every figure has the same size and axes."""
-    figs = []
-    for r in results:
-        value = {"consistency_weight": r.consistency_weight, "ema_decay": r.ema_decay}[knob]
-        title = (f"({r.panel}) {CAPTIONS[r.panel]}, seed {r.seed}, {knob} = {value:g}\n"
-                 f"test error {100 * r.test_error:.1f}%, boundary {r.boundary:+.2f}")
-        figs.append(plot_panel(r, title=title))
-    return figs
