@@ -141,3 +141,24 @@ def test_mean_between_uses_only_the_window():
     assert mean_between(r, "ema_test_error", 500, 750) == 625.0
     with pytest.raises(ValueError, match="between steps 2000 and 3000"):
         mean_between(r, "ema_test_error", 2000, 3000)
+
+
+def test_label_curve_rows_by_hand_and_its_plot():
+    from mtlib.book.plots import plot_label_curve
+
+    def run(method, n, seed, error):
+        return RunResult(config={"method": method, "n_labels": n, "seed": seed},
+                         final={"ema_test_error": error, "student_test_error": error + 10})
+    runs = [run("mean_teacher", 100, s, e) for s, e in ((0, 30.0), (1, 32.0))]
+    runs += [run("mean_teacher", 50, 0, 40.0), run("temporal_ensembling", 100, 0, 35.0)]
+    curve = tables.label_curve(runs)
+    assert curve[["method", "labels", "runs"]].values.tolist() == [["Temporal Ensembling", 100, 1],
+                                                                    ["Mean Teacher", 50, 1], ["Mean Teacher", 100, 2]]
+    mt = curve.iloc[2]
+    # mean 31, sem 1, t(0.975, 1) = 12.706
+    assert mt["mean"] == 31.0 and mt["low"] == pytest.approx(31 - 12.706, abs=1e-3)
+    assert curve.iloc[0]["mean"] == 45.0            # TE's reported model: its raw network
+    assert curve.iloc[1]["low"] != curve.iloc[1]["low"] or curve.iloc[1]["low"] is None   # one run: no interval
+    ax = plot_label_curve(curve)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Temporal Ensembling", "Mean Teacher"]
+    assert list(ax.lines[1].get_xdata()) == [50, 100]

@@ -303,3 +303,27 @@ def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds", 
         ax.set_title(title, fontsize=9)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_label_curve(curve, ax=None, title=None):
+    """Error against the number of labels (log scale), one line per method with its 95 % interval of
+    the mean as a band: ``mtlib.book.tables.label_curve``'s rows."""
+    from mtlib.book.style import STYLES
+
+    ax = _ax(ax, figsize=(5.6, 3.6))
+    by_name = {s.name: (m, s) for m, s in STYLES.items()}
+    for name, part in curve.groupby("method", sort=False):
+        method, style = by_name.get(name, (None, None))
+        color = style.colors["ema"] if style else None
+        ax.plot(part["labels"], part["mean"], marker="o", color=color, ls=style.linestyle if style else "-", label=name)
+        banded = part.dropna(subset=["low", "high"])
+        ax.fill_between(banded["labels"], banded["low"], banded["high"], color=color, alpha=0.15, lw=0)
+    counts = sorted(curve["labels"].unique())
+    ax.set_xscale("log")
+    ax.set_xticks(counts, [f"{n:g}" for n in counts])
+    ax.minorticks_off()
+    ax.set(xlabel="labeled images", ylabel="final test error (%)")
+    ax.legend(fontsize=7, title="band: 95 % interval of the mean", title_fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

@@ -243,3 +243,22 @@ def mean_between(result, column, start, end):
     if not values:
         raise ValueError(f"no evaluation of {column!r} between steps {start} and {end}")
     return statistics.fmean(values)
+
+
+def label_curve(results, metric=None):
+    """Error against the number of labels (the shape of the paper's Tables 1-2): one row per method and
+    label count with its runs, mean and 95 % t interval of the mean over seeds (None with one run) of
+    ``metric`` (None: each method's ``reported_metric``)."""
+    from mtlib.book.stats import t_interval
+
+    groups = {}
+    for r in results:
+        c = r.config
+        groups.setdefault((c["method"], c["n_labels"]), []).append(r.final[metric or reported_metric(c["method"])])
+    rows = []
+    for (method, n), values in sorted(groups.items(), key=lambda kv: (list(NAMES).index(kv[0][0])
+                                                                       if kv[0][0] in NAMES else 99, kv[0][1])):
+        mean, low, high = t_interval(values) if len(values) > 1 else (values[0], None, None)
+        rows.append({"method": NAMES.get(method, method), "labels": n, "runs": len(values),
+                     "mean": mean, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["method", "labels", "runs", "mean", "low", "high"])
