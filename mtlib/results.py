@@ -48,12 +48,7 @@ class RunResult:
 
     def save(self, path):
         """Write atomically (temp file + rename), so an interrupted save never leaves half a file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
-        os.replace(tmp, path)
-        return path
+        return write_json_atomically(path, self.to_dict())
 
     def series(self, name):
         """(steps, values) of one history column, skipping rows without it."""
@@ -61,15 +56,32 @@ class RunResult:
         return [r["step"] for r in rows], [r[name] for r in rows]
 
 
-def load_result(path):
-    """Read a results file; a foreign or malformed file raises ValueError naming the path."""
+def write_json_atomically(path, obj):
+    """Write ``obj`` as JSON to ``path`` through a temp file and a rename: never half a file; the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return path
+
+
+def read_json_format(path, fmt, what):
+    """The dict in the JSON file ``path`` whose "format" is ``fmt``; ValueError naming the path (``what``
+    it should be) for a foreign or malformed file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"results file {path} cannot be read as JSON: {e}") from e
-    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
-        raise ValueError(f"results file {path} is not an mtlib results file (format != {RESULTS_FORMAT!r})")
+        raise ValueError(f"{what} {path} cannot be read as JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ValueError(f"{what} {path} is not an mtlib {what} (format != {fmt!r})")
+    return data
+
+
+def load_result(path):
+    """Read a results file; a foreign or malformed file raises ValueError naming the path."""
+    data = read_json_format(path, RESULTS_FORMAT, "results file")
     return RunResult(config=data["config"], history=data.get("history", []),
                      final=data.get("final", {}), provenance=data.get("provenance", {}))
 
@@ -192,13 +204,9 @@ def save_record(path, params, version, data, provenance):
     """Write ``{format, key, version, params, data, provenance}`` to ``path`` atomically (temp file +
     rename, as :meth:`RunResult.save`); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"format": RECORD_FORMAT, "key": record_key(params, version), "version": version,
               "params": params, "data": data, "provenance": provenance}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomically(path, record)
 
 
 def record_status(path, params, version):
@@ -207,12 +215,7 @@ def record_status(path, params, version):
     path = Path(path)
     if not path.exists():
         return MISSING, None
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"record {path} cannot be read as JSON: {e}") from e
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-        raise ValueError(f"{path} is not an mtlib record (format != {RECORD_FORMAT!r})")
+    record = read_json_format(path, RECORD_FORMAT, "record")
     if record.get("params") != params:
         return OTHER_PARAMETERS, record
     if record.get("version") != version:
