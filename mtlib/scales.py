@@ -38,6 +38,7 @@ SMOKE = dict(
     validation_seeds=[0, 1], validation_weights=[1.0, 3.0], validation_n_val=100,
     longer_seeds=[0, 1], longer=dict(steps=12, rampup_steps=4, rampdown_steps=4, eval_every=6), train_longer=True,
     train_targets=True,
+    train_vat=True,      # the VAT chapter (a draft): train its runs at this scale
 )
 
 # The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default
@@ -93,12 +94,25 @@ CPU_GRIDS = dict(
     # mtlib.book.validation.choose_supervised); cpu-tables keeps CPU_SCALE's 0.5 (committed runs)
     supervised_dropout=None,
     supervised_dropout_long=None,
+    # --- VAT and Mean Teacher + VAT (the paper's Sec. 1 question; mtlib.book.vat_study) ---
+    # epsilon is an L2 norm in the normalised input's units. The CPU scale's training images have an RMS
+    # norm of 18.7 (GCN + ZCA at 16x16; mtlib.book.vat_measure.image_norms, all 8,000), so vat_tf's
+    # CIFAR-10 epsilon 8 on its norm-55.4 images (14.4 % of an image) is 2.7 here; the grid is 0.5x,
+    # 1x and 2x of that (book/settings.md, "Virtual adversarial training")
+    vat_epsilons=[1.35, 2.7, 5.4],
+    # xi fixed by a measurement, not by error: at 1e-3 the float32 power iteration finds the float64
+    # H d with a median cosine of 0.9997 on the CPU-scale network, at vat_tf's 1e-6 0.08 (settings page)
+    vat_xi=1e-3,
+    # each arm's epsilon (mtlib.book.vat_study.ARMS: "vat", "mean_teacher_vat/student", ".../teacher"),
+    # the lowest mean final validation error of vat_epsilons (cpu-vat-validation,
+    # mtlib.book.vat_study.choose_epsilons); None until chosen
+    vat_epsilon=None,
 )
 
 # the preset whose runs choose each chosen value of CPU_GRIDS (None until then)
 CHOSEN_BY = {"method_weights": "cpu-validation", "method_weights_long": "cpu-validation-long",
              "supervised_dropout": "cpu-validation-supervised",
-             "supervised_dropout_long": "cpu-validation-supervised"}
+             "supervised_dropout_long": "cpu-validation-supervised", "vat_epsilon": "cpu-vat-validation"}
 # where each length's chosen values live: the semi-supervised methods' consistency weights and
 # supervised-only's dropout
 CHOSEN_AT = {LENGTH_SHORT: dict(weights="method_weights", supervised="supervised_dropout"),

@@ -12,8 +12,8 @@ from mtlib.config import RunConfig
 from mtlib.scales import CPU_SCALE, SMOKE
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-TRAINING = ["ablations", "mean_teacher", "paper_scale", "pi_model", "results_tables", "temporal_ensembling",
-            "training_curves", "what_makes_mt_win"]
+TRAINING = ["ablations", "mean_teacher", "mean_teacher_vat", "paper_scale", "pi_model", "results_tables",
+            "temporal_ensembling", "training_curves", "what_makes_mt_win"]
 
 
 def cells(chapter):

@@ -27,9 +27,10 @@ def test_chapter_runs_at_smoke_scale(chapter, cifar_root, tmp_path, monkeypatch)
 
 
 FIXTURES = {"offline_check"}   # built (an orphan page) for the render test, not in the reader's contents
+DRAFTS = {"mean_teacher_vat"}  # built (an orphan page) and tested; in the contents once its runs are committed
 
 
 def test_every_chapter_is_in_the_toc():
     toc = (BOOK.parent / "_toc.yml").read_text()
-    missing = [c for c in CHAPTERS if f"book/{c}" not in toc and c not in FIXTURES]
+    missing = [c for c in CHAPTERS if f"book/{c}" not in toc and c not in FIXTURES | DRAFTS]
     assert not missing, f"chapters missing from _toc.yml: {missing}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
+from mtlib.book import vat_study as _vat_study
 from mtlib.book.ablations import figure4_points
 from mtlib.config import RunConfig
 from mtlib.book.claims import CONFIRM_SEEDS
@@ -525,3 +526,41 @@ def get_preset(name):
         raise ValueError(f"preset={name!r} is unknown; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]
 
+
+
+# ------------------------------------------ the CPU scale: VAT and Mean Teacher + VAT (mtlib.book.vat_study)
+def _vat_arm_build(method, n, value):
+    """The values of a VAT preset's run; ``value``: (arm, ε or None: the arm's chosen ε, NotChosenYet while
+    None; further changes), the baselines at their validated values (``vat_study.baseline_values``)."""
+    arm, epsilon, changes = (tuple(value) + ({},))[:3]
+    if arm in _vat_study.BASELINES:
+        return {**CPU_SCALE, "n_labels": n, **_vat_study.baseline_values(arm)}
+    epsilon = _vat_study.book_epsilons()[arm] if epsilon is None else epsilon
+    return {**CPU_SCALE, "n_labels": n, **_vat_study.arm_values(arm, epsilon), **changes}
+
+
+def _vat_include(method, n, vname):
+    """A variant "<arm>[, eps=...]" runs its arm's method only."""
+    arm = vname.split(",")[0]
+    return (_vat_study.ARMS[arm]["method"] if arm in _vat_study.ARMS else arm) == method
+
+
+CPU_VAT_VALIDATION = Preset(
+    name="cpu-vat-validation", title="CPU scale: each VAT arm's epsilon (VAT, Mean Teacher + VAT a and b), read "
+    "from validation error", notebook="book/mean_teacher_vat.ipynb", label_counts=(CPU_SCALE["n_labels"],),
+    methods=("vat", "mean_teacher_vat"), n_seeds=lambda n: len(CPU_GRIDS["validation_seeds"]),
+    default_seeds=tuple(CPU_GRIDS["validation_seeds"]), metric="ema_val_error",
+    variants=tuple((f"{arm}, eps={e:g}", (arm, e, dict(n_val=CPU_GRIDS["validation_n_val"])))
+                   for e in CPU_GRIDS["vat_epsilons"] for arm in _vat_study.ARMS),
+    build=_vat_arm_build, include=_vat_include)
+# 8 paired seeds at 3,000 steps: the three arms at their chosen epsilon, Mean Teacher and supervised-only
+# at their validated values; refuses (NotChosenYet) while CPU_GRIDS["vat_epsilon"] (or a baseline's value) is None
+CPU_VAT = Preset(
+    name="cpu-vat", title="CPU scale, 100 labels: VAT and Mean Teacher + VAT (a, b) at their validated epsilon "
+    "against Mean Teacher and supervised-only at theirs, paired seeds", notebook="book/mean_teacher_vat.ipynb",
+    label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
+    n_seeds=lambda n: len(CPU_GRIDS["seeds"]), default_seeds=tuple(CPU_GRIDS["seeds"]),
+    variants=tuple((arm, (arm, None)) for arm in list(_vat_study.ARMS) + list(_vat_study.BASELINES)),
+    build=_vat_arm_build, include=_vat_include)
+CPU_PRESETS += (CPU_VAT_VALIDATION, CPU_VAT)
+PRESETS.update({p.name: p for p in (CPU_VAT_VALIDATION, CPU_VAT)})

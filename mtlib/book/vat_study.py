@@ -1,0 +1,116 @@
+"""The Mean Teacher + VAT chapter's runs at the CPU scale: its arms, ε validation and comparisons.
+
+Three arms share VAT's settings (``vat_settings``: ξ from ``CPU_GRIDS["vat_xi"]``, one power iteration,
+VAT weight 1, no entropy term) and differ in the method: ``vat`` alone, and Mean Teacher with the
+student's own VAT cost (a) or with the student's noise chosen against the teacher (b)
+(``mtlib.training.methods.vat``). The Mean Teacher arms keep Mean Teacher's validated consistency
+weight (``CPU_GRIDS["method_weights"]``). ε is chosen per arm on validation error over
+``CPU_GRIDS["vat_epsilons"]`` (``choose_epsilons``), then the three arms at their ε meet Mean Teacher
+and supervised-only at their own validated values on paired seeds (``comparisons``). The presets
+``cpu-vat-validation`` and ``cpu-vat`` (``mtlib.reproduce.presets``) run the same configs.
+"""
+import pandas as pd
+
+from mtlib.book import stats, validation
+from mtlib.results import MATCHING, result_status
+from mtlib.runs import run_grid
+from mtlib.scales import CPU_GRIDS, LENGTH_SHORT, NotChosenYet, chosen, chosen_knobs
+
+# arm name (the key of CPU_GRIDS["vat_epsilon"]): its method and vat_target
+ARMS = {"vat": dict(method="vat", vat_target="student"),
+        "mean_teacher_vat/student": dict(method="mean_teacher_vat", vat_target="student"),
+        "mean_teacher_vat/teacher": dict(method="mean_teacher_vat", vat_target="teacher")}
+LABELS = {"vat": "VAT", "mean_teacher_vat/student": "Mean Teacher + VAT (a)",
+          "mean_teacher_vat/teacher": "Mean Teacher + VAT (b)", "mean_teacher": "Mean Teacher",
+          "supervised": "supervised-only"}
+BASELINES = ("mean_teacher", "supervised")
+
+
+def vat_settings():
+    """The VAT knobs every arm shares at the CPU scale (ε aside)."""
+    return dict(vat_xi=CPU_GRIDS["vat_xi"], vat_power_iterations=1, vat_weight=1.0, vat_entmin_weight=0.0)
+
+
+def arm_values(arm, epsilon):
+    """The RunConfig changes of ``arm`` at ``epsilon``; the Mean Teacher arms at Mean Teacher's weight."""
+    if arm not in ARMS:
+        raise ValueError(f"arm={arm!r} is not one of {list(ARMS)}")
+    weight = {"consistency_weight": CPU_GRIDS["method_weights"]["mean_teacher"]} if arm != "vat" else {}
+    return {**ARMS[arm], **vat_settings(), "vat_epsilon": epsilon, **weight}
+
+
+def baseline_values(method, fallback=False):
+    """Mean Teacher's or supervised-only's changes at 3,000 steps: its EMA there and the value validation
+    chose for it (``mtlib.scales.chosen_knobs``; NotChosenYet while None, or with ``fallback`` the base's)."""
+    ema = CPU_GRIDS["mean_teacher_ema"][LENGTH_SHORT] if method == "mean_teacher" else {}
+    try:
+        return {"method": method, **ema, **chosen_knobs(method, LENGTH_SHORT, needed_by=f"{method} in cpu-vat")}
+    except NotChosenYet:
+        if not fallback:
+            raise
+        return {"method": method, **ema}
+
+
+def book_epsilons():
+    """{arm: ε} chosen for the book's runs (``CPU_GRIDS["vat_epsilon"]``); NotChosenYet while None."""
+    return chosen("vat_epsilon", needed_by="cpu-vat")
+
+
+def arm_of(result):
+    """The arm name of a run (its method for the baselines)."""
+    c = result.config if hasattr(result, "config") else result
+    if c["method"] == "mean_teacher_vat":
+        return f"mean_teacher_vat/{c['vat_target']}"
+    return c["method"]
+
+
+def validation_configs(base, seeds, epsilons, n_val):
+    """Every arm at every ε on every seed, ``n_val`` images held out."""
+    return [base.replace(seed=s, n_val=n_val, **arm_values(arm, e)) for s in seeds for e in epsilons for arm in ARMS]
+
+
+def comparison_configs(base, seeds, epsilons, fallback=False):
+    """The three arms at their ε (``epsilons``: {arm: ε}) and the baselines, on every seed."""
+    changes = [arm_values(arm, epsilons[arm]) for arm in ARMS] + [baseline_values(m, fallback) for m in BASELINES]
+    return [base.replace(seed=s, **c) for s in seeds for c in changes]
+
+
+def load_runs(configs, results_dir, train=False):
+    """(results, missing): ``train``: every run, trained where its results file is missing; else only the
+    runs whose file matches, and the number of the others."""
+    if train:
+        return run_grid(configs, results_dir, save=results_dir is not None), 0
+    found = [result_status(results_dir, c.to_dict()) for c in configs]
+    results = [r for status, r in found if status == MATCHING]
+    return results, len(configs) - len(results)
+
+
+def _by_arm(results):
+    groups = {}
+    for r in results:
+        groups.setdefault(arm_of(r), []).append(r)
+    return groups
+
+
+def validation_table(results):
+    """``mtlib.book.validation.validation_table`` with knob ``vat_epsilon``, one row per arm."""
+    tables = [validation.validation_table(rs, knob="vat_epsilon").set_axis([LABELS[arm]], axis=0)
+              for arm, rs in _by_arm(results).items()]
+    return pd.concat(tables)
+
+
+def choose_epsilons(results):
+    """{arm: ε with the lowest mean final validation error} (``mtlib.book.validation.choose``)."""
+    return {arm: validation.choose(rs, knob="vat_epsilon")[ARMS[arm]["method"]] for arm, rs in _by_arm(results).items()}
+
+
+# (A, B) of each paired comparison: the arms against both baselines, then the arms among themselves
+PAIRS = [(arm, base) for base in BASELINES for arm in ARMS] + [
+    ("mean_teacher_vat/student", "vat"), ("mean_teacher_vat/teacher", "mean_teacher_vat/student")]
+
+
+def comparisons(results, metric="ema_test_error"):
+    """[stats.Paired] of ``PAIRS`` on the seeds both arms have (A − B, final ``metric``)."""
+    groups = _by_arm(results)
+    return [stats.compare(groups[a], groups[b], LABELS[a], LABELS[b], metric=metric) for a, b in PAIRS
+            if a in groups and b in groups]

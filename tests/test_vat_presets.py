@@ -1,0 +1,71 @@
+"""The CPU-scale VAT presets: cpu-vat-validation (each arm's epsilon on validation error) and cpu-vat
+(the paired comparisons, refusing until the epsilons are chosen), and the chapter's configs are theirs."""
+import pytest
+
+from mtlib.book import vat_study
+from mtlib.config import RunConfig
+from mtlib.reproduce.presets import get_preset
+from mtlib.scales import CPU_GRIDS, CPU_SCALE, NotChosenYet
+
+CHOSEN = {"vat_epsilon": {"vat": 2.7, "mean_teacher_vat/student": 1.35, "mean_teacher_vat/teacher": 5.4},
+          "supervised_dropout": 0.5}
+
+
+def test_the_epsilon_grid_brackets_vat_tfs_relative_size_and_xi_is_fixed():
+    eps = CPU_GRIDS["vat_epsilons"]
+    assert len(eps) == 3 == len(CPU_GRIDS["validation_weights"])       # the same grid size as the weights
+    assert eps[0] * 2 == eps[1] == eps[2] / 2 == 2.7                   # 0.5x, 1x, 2x of 8 x 18.7 / 55.4
+    assert CPU_GRIDS["vat_xi"] == 1e-3 and CPU_GRIDS["vat_epsilon"] is None
+
+
+def test_validation_preset_runs_every_arm_at_every_epsilon_on_seeds_0_to_3():
+    runs = list(get_preset("cpu-vat-validation").runs())
+    assert len(runs) == 3 * 3 * 4 == 36
+    cells = {(vat_study.arm_of(r.config), r.config["vat_epsilon"], r.config["seed"]) for r in runs}
+    assert cells == {(a, e, s) for a in vat_study.ARMS for e in CPU_GRIDS["vat_epsilons"] for s in range(4)}
+    for r in runs:
+        c = r.config
+        assert (c["n_labels"], c["n_val"], c["steps"], c["vat_xi"], c["vat_power_iterations"]) == (100, 1000, 3000, 1e-3, 1)
+        assert c["vat_weight"] == 1.0 and c["vat_entmin_weight"] == 0.0 and r.metric == "ema_val_error"
+        if c["method"] == "mean_teacher_vat":
+            assert c["consistency_weight"] == CPU_GRIDS["method_weights"]["mean_teacher"]
+        expected = {k: v for k, v in CPU_SCALE.items() if k != "consistency_weight"}
+        assert {k: c[k] for k in expected} == {k: RunConfig(**CPU_SCALE).to_dict()[k] for k in expected}
+
+
+def test_comparison_preset_refuses_naming_the_values_it_waits_for():
+    preset = get_preset("cpu-vat")
+    with pytest.raises(NotChosenYet, match=r'CPU_GRIDS\["vat_epsilon"\].*cpu-vat-validation'):
+        list(preset.runs())
+    assert "vat_epsilon" in preset.waiting_for()
+
+
+def test_comparison_preset_once_chosen(monkeypatch):
+    for k, v in CHOSEN.items():
+        monkeypatch.setitem(CPU_GRIDS, k, v)
+    runs = list(get_preset("cpu-vat").runs())
+    assert len(runs) == 5 * 8
+    by_arm = {}
+    for r in runs:
+        by_arm.setdefault(vat_study.arm_of(r.config), []).append(r.config)
+    assert sorted(by_arm) == sorted(list(vat_study.ARMS) + ["mean_teacher", "supervised"])
+    for arm, configs in by_arm.items():
+        assert sorted(c["seed"] for c in configs) == list(range(8))
+        assert all(c["steps"] == 3000 and c["n_val"] == 0 for c in configs)
+        if arm in vat_study.ARMS:
+            assert {c["vat_epsilon"] for c in configs} == {CHOSEN["vat_epsilon"][arm]}
+    assert {c["consistency_weight"] for c in by_arm["mean_teacher"]} == {CPU_GRIDS["method_weights"]["mean_teacher"]}
+    assert {c["dropout"] for c in by_arm["supervised"]} == {0.5}
+
+
+def test_the_chapters_configs_are_the_presets(monkeypatch):
+    base = RunConfig(**CPU_SCALE)
+    chapter = vat_study.validation_configs(base, CPU_GRIDS["validation_seeds"], CPU_GRIDS["vat_epsilons"],
+                                           CPU_GRIDS["validation_n_val"])
+    preset = [RunConfig.from_dict(r.config) for r in get_preset("cpu-vat-validation").runs()]
+    assert sorted(c.to_dict().__repr__() for c in chapter) == sorted(c.to_dict().__repr__() for c in preset)
+    for k, v in CHOSEN.items():
+        monkeypatch.setitem(CPU_GRIDS, k, v)
+    chapter = vat_study.comparison_configs(base, CPU_GRIDS["seeds"], vat_study.book_epsilons())
+    preset = [RunConfig.from_dict(r.config) for r in get_preset("cpu-vat").runs()]
+    assert sorted(map(repr, chapter)) == sorted(map(repr, preset))
