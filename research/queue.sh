@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One core's share of the evidence runs, in the issues' order (fp32, one thread each):
 #   1. the fp32 reruns of the bf16 results files (rerun_fp32.py, list rerun_files.txt);
-#   2. the long CPU scale's validation of each method's weight (cpu-validation-long);
-#   3. supervised-only's dropout at both lengths (cpu-validation-supervised).
+#   2. the weight-norm verdict on 8 seeds, each normalisation also evaluated with freshly recalibrated
+#      statistics (the paper-scale chapter's comparison; 32 runs);
+#   3. the long CPU scale's validation of each method's weight (cpu-validation-long);
+#   4. supervised-only's dropout at both lengths (cpu-validation-supervised).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -11,5 +13,9 @@ cd "$(dirname "$0")/.."
 i=${1:?shard index}; n=${2:-2}
 PY=${PYTHON:-python}
 "$PY" research/rerun_fp32.py --shard "$i/$n"
+for norm in weightnorm batchnorm; do
+  "$PY" -m mtlib.reproduce run cpu-tables --labels 100 --methods supervised mean_teacher --seeds 0 1 2 3 4 5 6 7 \
+    --override convnet_norm=$norm recalibrate_batches=20 --shard "$i/$n"
+done
 "$PY" -m mtlib.reproduce run cpu-validation-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
