@@ -76,6 +76,11 @@ CPU_GRIDS = dict(
     longer_seeds=[0, 1, 2, 3, 4, 5, 6, 7],
     # the authors' ConvNet-13 normalisation against the CPU scale's batch norm (paper-scale chapter)
     norm_seeds=[0, 1, 2, 3],
+    # error against the number of labels (the shape of Tables 1-2; cpu-label-curve): the label counts
+    # cpu-tables does not run, each method at its weight validated at 100 labels (method_weights); all
+    # labels (max_train) uses cpu-curves' all-labeled batches (ALL_LABELED in mtlib.reproduce.presets)
+    label_curve_counts=[50, 200, 1000, 8000],
+    label_curve_seeds=[0, 1, 2, 3],
     # --- the long scale (LONG) and the pre-registered confirmation (mtlib.book.claims) ---
     # Mean Teacher's EMA at each length (LENGTHS): the CPU scale's constant 0.99 at 3,000 steps, the
     # paper's schedule at 9,000 (long enough for a slow average; the ladder chapter's question)

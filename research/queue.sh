@@ -4,7 +4,9 @@
 #   2. the weight-norm verdict on 8 seeds, each normalisation also evaluated with freshly recalibrated
 #      statistics (the paper-scale chapter's comparison; 32 runs);
 #   3. the long CPU scale's validation of each method's weight (cpu-validation-long);
-#   4. supervised-only's dropout at both lengths (cpu-validation-supervised).
+#   4. supervised-only's dropout at both lengths (cpu-validation-supervised);
+#   5. supervised-only at the ablations' collapse point (cpu-ablations-supervised, 4 runs);
+#   6. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -19,3 +21,5 @@ for norm in weightnorm batchnorm; do
 done
 "$PY" -m mtlib.reproduce run cpu-validation-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-ablations-supervised --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"

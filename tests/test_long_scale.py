@@ -178,3 +178,31 @@ def test_temporal_ensembling_is_chosen_and_tabulated_on_the_same_model():
     for name in ("cpu-tables", "cpu-validation", "cpu-validation-long"):
         te = {r.metric for r in get_preset(name).runs(methods=["temporal_ensembling"])}
         assert te == {"student_val_error" if "validation" in name else "student_test_error"}, name
+
+
+def test_the_label_curve_runs_the_counts_cpu_tables_does_not_each_method_at_its_validated_weight():
+    curve = list(get_preset("cpu-label-curve").runs())
+    counts = sorted({r.col for r in curve})
+    assert counts == [50, 200, 1000, 8000] and not set(counts) & set(CPU_GRIDS["label_counts"])
+    assert {r.config["seed"] for r in curve} == {0, 1, 2, 3} and len(curve) == 4 * 4 * 4
+    for r in curve:
+        c = r.config
+        assert c["n_labels"] == r.col and c["steps"] == CPU_SCALE["steps"] and c["precision"] == "fp32"
+        if c["method"] != "supervised":
+            assert c["consistency_weight"] == CPU_GRIDS["method_weights"][c["method"]]
+        all_labeled = r.col == CPU_SCALE["max_train"]
+        assert (c["labeled_per_batch"], c["consistency_on"]) == ((None, "all") if all_labeled else
+                                                                  (CPU_SCALE["labeled_per_batch"], "unlabeled"))
+    # Mean Teacher's all-labeled runs are cpu-curves' own (its validated weight is the CPU scale's 3)
+    mt = {run_key(r.config) for r in curve if r.col == 8000 and r.config["method"] == "mean_teacher"}
+    curves = {run_key(r.config) for r in get_preset("cpu-curves").runs(methods=["mean_teacher"], seeds=[0, 1, 2, 3])}
+    assert mt == curves
+
+
+def test_supervised_only_at_the_collapse_point_differs_from_its_headline_run_only_there():
+    base = {r.config["seed"]: r.config for r in get_preset("cpu-tables").runs(methods=["supervised"], labels=[100])}
+    runs = list(get_preset("cpu-ablations-supervised").runs())
+    assert [r.config["seed"] for r in runs] == CPU_GRIDS["ablation_seeds"]
+    for r in runs:
+        diff = {k: v for k, v in r.config.items() if v != base[r.config["seed"]][k]}
+        assert diff == dict(translate=0, flip=False, dropout=0.0)

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
 from mtlib.book import vat_study as _vat_study
-from mtlib.book.ablations import figure4_points
+from mtlib.book.ablations import AUG_OFF, figure4_points
 from mtlib.config import RunConfig
 from mtlib.book.claims import CONFIRM_SEEDS
 from mtlib.scales import CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
@@ -384,6 +384,11 @@ def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {})
 
 
 _CPU_BASE = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"})
+# every training image labeled: plain batches of labeled images and the consistency cost on all of them,
+# as the authors' scripts do when no image is unlabeled (cpu-curves, cpu-label-curve's last count)
+ALL_LABELED = dict(labeled_per_batch=None, consistency_on="all")
+# the ablations' collapse point (Figure 4 (b), augmentation off, dropout 0), also run for supervised-only
+COLLAPSE = {**AUG_OFF, "dropout": 0.0}
 
 
 def _changes(cfg):
@@ -396,7 +401,7 @@ CPU_PRESETS = (
          weights=CPU_GRIDS["method_weights"]),
     _cpu("cpu-curves", "CPU scale: Figure 3 proxy, every training image labeled (the few-label column is cpu-tables)",
          "book/training_curves.ipynb", [CPU_SCALE["max_train"]], ["pi", "mean_teacher"], CPU_GRIDS["seeds"],
-         [("all-labeled", dict(labeled_per_batch=None, consistency_on="all"))]),
+         [("all-labeled", ALL_LABELED)]),
     _cpu("cpu-ablations", "CPU scale: Figure 4 proxy, every ablation point", "book/ablations.ipynb",
          [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["ablation_seeds"],
          [_changes(cfg) for cfg in figure4_points(_CPU_BASE, CPU_GRIDS).values()]),
@@ -412,7 +417,32 @@ CPU_PRESETS = (
     _cpu("cpu-longer", "CPU scale at 3x the steps: EMA decay 0 against the paper's schedule",
          "book/what_makes_mt_win.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["longer_seeds"],
          [(name, {**changes, **LENGTHS[LENGTH_LONG]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
+    # is the collapse the consistency cost or the missing regularisation? supervised-only at the same
+    # point, the same seeds as the ablations (its base run is cpu-tables' supervised run)
+    _cpu("cpu-ablations-supervised", "CPU scale: supervised-only at the ablations' collapse point (no "
+         "augmentation, no dropout)", "book/ablations.ipynb", [CPU_SCALE["n_labels"]], ["supervised"],
+         CPU_GRIDS["ablation_seeds"], [("no augmentation, no dropout", COLLAPSE)]),
 )
+
+
+def _label_curve_build(method, n_labels, changes):
+    """A run of the label-count curve: the CPU scale at ``n_labels``, the method at its weight validated at
+    100 labels, and at all labels (max_train) the all-labeled batches (ALL_LABELED)."""
+    weights = CPU_GRIDS["method_weights"]
+    return {**CPU_SCALE, "method": method, "n_labels": n_labels,
+            **(ALL_LABELED if n_labels == CPU_SCALE["max_train"] else {}),
+            **({"consistency_weight": weights[method]} if method in weights else {}), **(changes or {})}
+
+
+# the label counts cpu-tables does not run; the curve's 100 and 400 are cpu-tables' runs (seeds 0-7) and
+# Mean Teacher's all-labeled runs are cpu-curves' (the same runs: Mean Teacher's validated weight is 3)
+CPU_LABEL_CURVE = Preset(
+    name="cpu-label-curve", title="CPU scale: error against the number of labels (the shape of Tables 1-2), "
+    "every method at its validated weight, paired seeds", notebook="book/results_tables.ipynb",
+    label_counts=tuple(CPU_GRIDS["label_curve_counts"]), methods=tuple(CPU_GRIDS["methods"]),
+    n_seeds=lambda n: len(CPU_GRIDS["label_curve_seeds"]), default_seeds=tuple(CPU_GRIDS["label_curve_seeds"]),
+    build=_label_curve_build)
+CPU_PRESETS += (CPU_LABEL_CURVE,)
 
 
 # ------------------------------- both lengths, each method at its own validated value, seeds fixed in advance
