@@ -83,6 +83,17 @@ def run_grid(configs, results_dir, **kwargs):
     return [run_or_load(c, results_dir, **kwargs) for c in configs]
 
 
+def load_runs(configs, results_dir, train=False):
+    """``(results, missing)``: with ``train`` every run (run_grid: trained where its file is missing, missing
+    0); else only the runs whose results file matches, and how many do not (a chapter that shows what is
+    committed and names what is not run yet, training nothing)."""
+    if train:
+        return run_grid(configs, results_dir, save=results_dir is not None), 0
+    found = [result_status(results_dir, c.to_dict()) for c in configs]
+    results = [r for status, r in found if status == MATCHING]
+    return results, len(configs) - len(results)
+
+
 def compute_or_load(results_dir, name, params, version, compute, retrain=False):
     """``(data, loaded)``: the ``data`` of the record for ``params`` and ``version`` in ``results_dir``
     (file :func:`mtlib.results.record_path`), loaded when it matches both (unless ``retrain``); otherwise

@@ -30,6 +30,10 @@ LENGTH_SHORT, LENGTH_LONG = LENGTHS          # "3000 steps", "9000 steps"
 # the paper's EMA schedule (Sec. 3.4, the SVHN runs): decay 0.99 during the ramp-up, 0.999 after it
 PAPER_EMA = dict(ema_schedule="rampup_switch", ema_decay_rampup=0.99, ema_decay=0.999)
 
+# every training image labeled: plain batches of labeled images and the consistency cost on all of them,
+# as the authors' scripts do when no image is unlabeled (cpu-curves; the label-count curve's last count)
+ALL_LABELED = dict(labeled_per_batch=None, consistency_on="all")
+
 # CI's tiny override: every code path, seconds per chapter, never saved among the book's results.
 SMOKE = dict(
     steps=6, rampup_steps=2, rampdown_steps=2, eval_every=3, max_train=300, max_test=100,
@@ -39,6 +43,7 @@ SMOKE = dict(
     longer_seeds=[0, 1], longer=dict(steps=12, rampup_steps=4, rampdown_steps=4, eval_every=6), train_longer=True,
     train_targets=True,
     train_vat=True,      # the VAT chapter (a draft): train its runs at this scale
+    label_curve_counts=[20, 300], label_curve_seeds=[0, 1], train_label_curve=True,   # 300: all labels
 )
 
 # The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default
@@ -78,7 +83,7 @@ CPU_GRIDS = dict(
     norm_seeds=[0, 1, 2, 3],
     # error against the number of labels (the shape of Tables 1-2; cpu-label-curve): the label counts
     # cpu-tables does not run, each method at its weight validated at 100 labels (method_weights); all
-    # labels (max_train) uses cpu-curves' all-labeled batches (ALL_LABELED in mtlib.reproduce.presets)
+    # labels (max_train) uses cpu-curves' all-labeled batches (ALL_LABELED)
     label_curve_counts=[50, 200, 1000, 8000],
     label_curve_seeds=[0, 1, 2, 3],
     # --- the long scale (LONG) and the pre-registered confirmation (mtlib.book.claims) ---

@@ -206,3 +206,16 @@ def test_supervised_only_at_the_collapse_point_differs_from_its_headline_run_onl
     for r in runs:
         diff = {k: v for k, v in r.config.items() if v != base[r.config["seed"]][k]}
         assert diff == dict(translate=0, flip=False, dropout=0.0)
+
+
+def test_the_results_chapter_asks_for_exactly_the_label_curve_presets_runs():
+    from mtlib.book.chapter import chapter_config, label_curve_configs
+    base = chapter_config({}, method="supervised", seed=0)
+    configs = label_curve_configs(base, CPU_GRIDS["label_curve_counts"], CPU_GRIDS["label_curve_seeds"],
+                                  CPU_GRIDS["methods"], CPU_GRIDS["method_weights"])
+    assert sorted(run_key(c.to_dict()) for c in configs) == \
+        sorted(run_key(r.config) for r in get_preset("cpu-label-curve").runs())
+    # fewer labels than the subset keep the CPU scale's batches; the subset's size is "all labels"
+    small = label_curve_configs(base.replace(max_train=300), [20, 300], [0], ["pi"], {"pi": 1.0})
+    assert [(c.n_labels, c.labeled_per_batch, c.consistency_on, c.consistency_weight) for c in small] == \
+        [(20, CPU_SCALE["labeled_per_batch"], "unlabeled", 1.0), (300, None, "all", 1.0)]

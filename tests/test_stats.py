@@ -52,6 +52,19 @@ def test_comparison_frame_pairs_methods_per_label_count():
     assert list(table["verdict"]) == ["B lower", "B lower"]
 
 
+def test_comparisons_by_leaves_out_pairs_without_enough_common_seeds_when_asked():
+    from types import SimpleNamespace as Run
+    have = {("a", 50): [0, 1, 2], ("b", 50): [1, 2], ("c", 50): [], ("a", 8000): [0], ("b", 8000): [0]}
+    results = [Run(config={"method": m, "n_labels": n, "seed": s}, final={"ema_test_error": 10.0 * s + ord(m)})
+               for (m, n), seeds in have.items() for s in seeds]
+    names = {"a": "A", "b": "B", "c": "C"}
+    kept = stats.comparisons_by(results, [("a", "b"), ("a", "c")], names, min_seeds=2)
+    assert list(kept) == [50] and [(c.a, c.b, c.n, c.mean) for c in kept[50]] == [("A", "B", 2, -1.0)]
+    assert stats.comparisons_by(results, [("a", "b")], names, min_seeds=3) == {}
+    with pytest.raises(ValueError, match="at least 2 values"):     # default: every pair, as before
+        stats.comparisons_by(results, [("a", "c")], names)
+
+
 def test_one_seed_resolves_nothing():
     c = stats.paired({0: 10.0}, {0: 30.0}, "A", "B")
     assert c.n == 1 and c.mean == -20.0 and not c.resolved

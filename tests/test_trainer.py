@@ -11,7 +11,7 @@ from mtlib.data import SemiSupervisedData
 from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, load_result, result_path,
                            result_status)
 from mtlib.training.precision import native_bf16
-from mtlib.runs import run_or_load
+from mtlib.runs import load_runs, run_or_load
 from mtlib.training.trainer import Trainer, TrainingDiverged
 
 
@@ -123,6 +123,16 @@ def test_run_or_load_saves_then_loads(tmp_path):
     other = load_result(path)
     other.config["ema_decay"] = 0.5           # a file at this run's path, made for other parameters
     assert result_status(tmp_path, cfg.to_dict(), scanned={path.name: other})[0] == OTHER_PARAMETERS
+
+
+def test_load_runs_trains_nothing_unless_asked_and_counts_what_is_missing(tmp_path):
+    data = tiny_data()
+    cfgs = [tiny_cfg(steps=4, eval_every=2, seed=s, data_root=str(tmp_path)) for s in (0, 1)]
+    first = run_or_load(cfgs[0], tmp_path, data_cache=_Fixed(data))
+    found, missing = load_runs(cfgs, tmp_path)                  # seed 1 has no file: not trained
+    assert [r.final for r in found] == [first.final] and missing == 1
+    assert not result_path(tmp_path, cfgs[1].to_dict()).exists()
+    assert load_runs([], tmp_path) == ([], 0)
 
 
 def test_foreign_results_file_is_rejected(tmp_path):

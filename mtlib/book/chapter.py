@@ -10,7 +10,8 @@ from dataclasses import fields
 from fractions import Fraction
 
 from mtlib.config import RunConfig
-from mtlib.scales import CPU_GRIDS, CPU_SCALE, SMOKE
+from mtlib.runs import grid
+from mtlib.scales import ALL_LABELED, CPU_GRIDS, CPU_SCALE, SMOKE
 
 FIELDS = {f.name: f for f in fields(RunConfig)}
 PARAMETERS_COMMENT = ('# Any RunConfig field (None: the CPU scale, mtlib.scales.CPU_SCALE; "none": None itself);'
@@ -40,6 +41,17 @@ def method_weights(namespace):
 def with_weights(configs, weights):
     """Each config at its method's weight in ``weights`` (others unchanged)."""
     return [c.replace(consistency_weight=weights.get(c.method, c.consistency_weight)) for c in configs]
+
+
+def label_curve_configs(base, label_counts, seeds, methods, weights):
+    """The runs of the error-against-labels curve (the shape of Tables 1-2): every method x label count
+    x paired seed at its weight in ``weights``; at all labels (``n == base.max_train``) the all-labeled
+    batches (``mtlib.scales.ALL_LABELED``), as ``cpu-label-curve`` runs them."""
+    configs = []
+    for n in label_counts:
+        at_n = base.replace(**(ALL_LABELED if n == base.max_train else {}))
+        configs += with_weights(grid(at_n, n_labels=[n], seed=seeds, method=methods), weights)
+    return configs
 
 
 def chapter_grids(namespace, *names):

@@ -128,11 +128,20 @@ def check_claims(comparisons, expected, check=True):
     return [check_claim(c, expect=e, check=check) for c, e in zip(comparisons, expected, strict=True)]
 
 
-def comparisons_by(results, pairs, names, by="n_labels", metric="ema_test_error"):
-    """{value of ``by``: [Paired a - b for each (a, b) method pair]}, over the seeds both have."""
-    return {value: [compare(select(results, method=a, **{by: value}), select(results, method=b, **{by: value}),
-                            names[a], names[b], metric) for a, b in pairs]
-            for value in sorted({r.config[by] for r in results})}
+def comparisons_by(results, pairs, names, by="n_labels", metric="ema_test_error", min_seeds=None):
+    """{value of ``by``: [Paired a - b for each (a, b) method pair]}, over the seeds both have.
+    ``min_seeds``: leave out a pair with fewer common seeds, and a value with no pair left (results
+    still being computed); None: every pair (a pair with no common seed raises)."""
+    def seeds(method, value):
+        return {r.config["seed"] for r in select(results, method=method, **{by: value})}
+
+    out = {}
+    for value in sorted({r.config[by] for r in results}):
+        kept = [(a, b) for a, b in pairs if min_seeds is None or len(seeds(a, value) & seeds(b, value)) >= min_seeds]
+        if kept:
+            out[value] = [compare(select(results, method=a, **{by: value}), select(results, method=b, **{by: value}),
+                                  names[a], names[b], metric) for a, b in kept]
+    return out
 
 
 def comparison_frame(results, pairs, names, by="n_labels", metric="ema_test_error"):

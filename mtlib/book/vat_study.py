@@ -12,8 +12,6 @@ and supervised-only at their own validated values on paired seeds (``comparisons
 import pandas as pd
 
 from mtlib.book import stats, validation
-from mtlib.results import MATCHING, result_status
-from mtlib.runs import run_grid
 from mtlib.scales import CPU_GRIDS, LENGTH_SHORT, NotChosenYet, chosen, chosen_knobs
 
 # arm name (the key of CPU_GRIDS["vat_epsilon"]): its method and vat_target
@@ -73,16 +71,6 @@ def comparison_configs(base, seeds, epsilons, fallback=False):
     """The three arms at their ε (``epsilons``: {arm: ε}) and the baselines, on every seed."""
     changes = [arm_values(arm, epsilons[arm]) for arm in ARMS] + [baseline_values(m, fallback) for m in BASELINES]
     return [base.replace(seed=s, **c) for s in seeds for c in changes]
-
-
-def load_runs(configs, results_dir, train=False):
-    """(results, missing): ``train``: every run, trained where its results file is missing; else only the
-    runs whose file matches, and the number of the others."""
-    if train:
-        return run_grid(configs, results_dir, save=results_dir is not None), 0
-    found = [result_status(results_dir, c.to_dict()) for c in configs]
-    results = [r for status, r in found if status == MATCHING]
-    return results, len(configs) - len(results)
 
 
 def _by_arm(results):

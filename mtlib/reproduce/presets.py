@@ -23,7 +23,7 @@ from mtlib.book import vat_study as _vat_study
 from mtlib.book.ablations import AUG_OFF, figure4_points
 from mtlib.config import RunConfig
 from mtlib.book.claims import CONFIRM_SEEDS
-from mtlib.scales import CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
+from mtlib.scales import ALL_LABELED, CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
 from mtlib.training.methods import METHOD_CLASSES
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
@@ -384,9 +384,6 @@ def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {})
 
 
 _CPU_BASE = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"})
-# every training image labeled: plain batches of labeled images and the consistency cost on all of them,
-# as the authors' scripts do when no image is unlabeled (cpu-curves, cpu-label-curve's last count)
-ALL_LABELED = dict(labeled_per_batch=None, consistency_on="all")
 # the ablations' collapse point (Figure 4 (b), augmentation off, dropout 0), also run for supervised-only
 COLLAPSE = {**AUG_OFF, "dropout": 0.0}
 
