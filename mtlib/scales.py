@@ -44,6 +44,7 @@ SMOKE = dict(
     train_targets=True,
     train_vat=True,      # the VAT chapter (a draft): train its runs at this scale
     label_curve_counts=[20, 300], label_curve_seeds=[0, 1], train_label_curve=True,   # 300: all labels
+    train_collapse=True,
 )
 
 # The CPU scale's grids: the seeds, label counts and swept values that the chapters show by default

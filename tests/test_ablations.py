@@ -56,3 +56,33 @@ def test_check_points_applies_the_interval_rule_and_skips_points_outside_the_gri
     rows = ablations.point_comparisons(panels, base_runs, [("(c)", 0.0, None), ("(d)", 100.0, None), ("(d)", 0.0, None)])
     assert [k for k, _ in rows] == [("(c)", 0.0, None), ("(d)", 0.0, None)]
     assert rows[1][1].b == "base" and rows[1][1].mean == pytest.approx(5.1) and rows[0][1].mean == 0.0
+
+
+def test_the_collapse_question_pairs_supervised_only_at_the_same_point(monkeypatch):
+    def fake_run_grid(configs, results_dir, retrain=False):
+        # error by hand: Mean Teacher 25 at the base and 72 at the collapse point; seed adds its number
+        return [SimpleNamespace(config=c.to_dict(), final={"ema_test_error": (72.0 if c.dropout == 0 and not c.flip
+                                                                               else 25.0) + c.seed}) for c in configs]
+
+    monkeypatch.setattr(ablations, "run_grid", fake_run_grid)
+    grids = {n: v for n, v in CPU_GRIDS.items() if n.endswith("_grid")}
+    base = chapter_config({}, method="mean_teacher", seed=0)
+    panels = ablations.figure4_panels(base, grids, [0, 1, 2], "unused")
+    base_runs = ablations.point_runs(panels[2], base.ema_decay)
+    configs = ablations.collapse_configs(base, [0, 1, 2])
+    assert [(c.method, c.seed, c.dropout, c.translate, c.flip) for c in configs] == \
+        [("supervised", s, base.dropout, base.translate, base.flip) for s in (0, 1, 2)] + \
+        [("supervised", s, 0.0, 0, False) for s in (0, 1, 2)]
+    assert configs[0] == base.replace(method="supervised")        # the results chapter's supervised-only run
+    # supervised-only by hand: 31 at the base, 40 at the collapse point (+ seed, + 0.5 on seed 1)
+    sup = [SimpleNamespace(config=c.to_dict(), final={"ema_test_error": (40.0 if c.dropout == 0 else 31.0) + c.seed
+                                                      + 0.5 * (c.seed == 1)}) for c in configs]
+    arms = ablations.collapse_arms(panels, base_runs, sup)
+    assert list(arms) == ["Mean Teacher, base", "Mean Teacher, no augmentation, no dropout",
+                          "supervised-only, base", "supervised-only, no augmentation, no dropout"]
+    assert [len(r) for r in arms.values()] == [3, 3, 3, 3]
+    sup_c, mt_vs_sup_c, mt_vs_sup = ablations.collapse_comparisons(arms)
+    assert (sup_c.mean, sup_c.n) == (pytest.approx(9.0), 3) and sup_c.low == pytest.approx(9.0)
+    assert mt_vs_sup_c.mean == pytest.approx(32.0 - 0.5 / 3) and mt_vs_sup.mean == pytest.approx(-6.0 - 0.5 / 3)
+    no_b = [dict(p, values=[0.5]) if p["title"].startswith("(b)") else p for p in panels]
+    assert ablations.collapse_arms(no_b, base_runs, sup) is None

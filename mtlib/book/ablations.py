@@ -102,3 +102,41 @@ def check_points(panels, base_runs, expect, metric="ema_test_error", check=True)
     Returns {key: verdict got}."""
     return {key: stats.check_claim(c, expect=expect[key], check=check)
             for key, c in point_comparisons(panels, base_runs, expect, metric)}
+
+
+# the collapse point of panel (b): augmentation off and dropout 0 (the input noise kept), where Mean
+# Teacher ends near chance; supervised-only runs there too (cpu-ablations-supervised)
+COLLAPSE = {**AUG_OFF, "dropout": 0.0}
+COLLAPSE_NAME = "no augmentation, no dropout"
+
+
+def collapse_configs(base, seeds):
+    """Supervised-only at the base run's settings and at COLLAPSE, one per seed: with Mean Teacher's
+    two points of panel (b), they ask whether the collapse is the consistency cost or the missing
+    regularisation (the base ones are the results chapter's supervised-only runs)."""
+    supervised = base.replace(method="supervised")
+    return [supervised.replace(seed=s, **changes) for changes in ({}, COLLAPSE) for s in seeds]
+
+
+def collapse_arms(panels, base_runs, supervised_runs):
+    """{arm name: runs} of the collapse question: Mean Teacher at the base and at COLLAPSE (panel (b)),
+    supervised-only at both (``supervised_runs``: the runs of :func:`collapse_configs`); None when the
+    panel's grids leave the collapse point out."""
+    mt_collapse = point_runs(next(p for p in panels if p["title"].startswith("(b)")), 0.0, "augmentation off")
+    if mt_collapse is None:
+        return None
+    at_collapse = lambda r: all(r.config[k] == v for k, v in COLLAPSE.items())
+    return {"Mean Teacher, base": base_runs, f"Mean Teacher, {COLLAPSE_NAME}": mt_collapse,
+            "supervised-only, base": [r for r in supervised_runs if not at_collapse(r)],
+            f"supervised-only, {COLLAPSE_NAME}": [r for r in supervised_runs if at_collapse(r)]}
+
+
+def collapse_comparisons(arms, metric="ema_test_error"):
+    """The three paired differences that locate the collapse: supervised-only at COLLAPSE − its base
+    (does it collapse without a consistency cost?), Mean Teacher − supervised-only at COLLAPSE (does
+    the consistency cost make it worse there?), and the same at the base (the usual gain)."""
+    mt_base, mt_c, sup_base, sup_c = arms.values()
+    names = list(arms)
+    return [stats.compare(sup_c, sup_base, names[3], "its base", metric),
+            stats.compare(mt_c, sup_c, names[1], "supervised-only there", metric),
+            stats.compare(mt_base, sup_base, names[0], "supervised-only there", metric)]

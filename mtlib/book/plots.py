@@ -327,3 +327,27 @@ def plot_label_curve(curve, ax=None, title=None):
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_collapse(arms, metric="ema_test_error", title=None):
+    """The ablations' collapse over training (``mtlib.book.ablations.collapse_arms``): left, ``metric``
+    per arm (mean over seeds, ±1 std band); right, the training costs (classification solid, Mean
+    Teacher's consistency cost dashed, log scale)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.4))
+    for i, (name, runs) in enumerate(arms.items()):
+        if not runs:
+            continue
+        color = f"C{i}"
+        band(left, runs, metric, color=color, label=name)
+        band(right, runs, "train_class_cost", color=color, label=f"{name}: classification")
+        if runs[0].config["method"] != "supervised":
+            band(right, runs, "train_consistency_cost", color=color, ls="--", label=f"{name}: consistency")
+    left.set(xlabel="training step", ylabel=metric.replace("_", " ") + " (%)")
+    right.set(xlabel="training step", ylabel="training cost (per batch)", yscale="log")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
 from mtlib.book import vat_study as _vat_study
-from mtlib.book.ablations import AUG_OFF, figure4_points
+from mtlib.book.ablations import COLLAPSE, COLLAPSE_NAME, figure4_points
 from mtlib.config import RunConfig
 from mtlib.book.claims import CONFIRM_SEEDS
 from mtlib.scales import ALL_LABELED, CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
@@ -384,8 +384,6 @@ def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {})
 
 
 _CPU_BASE = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"})
-# the ablations' collapse point (Figure 4 (b), augmentation off, dropout 0), also run for supervised-only
-COLLAPSE = {**AUG_OFF, "dropout": 0.0}
 
 
 def _changes(cfg):
@@ -418,7 +416,7 @@ CPU_PRESETS = (
     # point, the same seeds as the ablations (its base run is cpu-tables' supervised run)
     _cpu("cpu-ablations-supervised", "CPU scale: supervised-only at the ablations' collapse point (no "
          "augmentation, no dropout)", "book/ablations.ipynb", [CPU_SCALE["n_labels"]], ["supervised"],
-         CPU_GRIDS["ablation_seeds"], [("no augmentation, no dropout", COLLAPSE)]),
+         CPU_GRIDS["ablation_seeds"], [(COLLAPSE_NAME, COLLAPSE)]),
 )
 
 
