@@ -123,3 +123,14 @@ def test_p_value_and_holm_by_hand():
     assert [p for p, _ in got] == pytest.approx([0.03, 0.06, 0.06])
     assert [r for _, r in got] == [True, False, False]
     assert stats.holm([c]) == [(pytest.approx(stats.p_value(c)), False)]   # one comparison: the interval rule (p > 0.05)
+
+
+def test_metric_none_pairs_each_method_on_the_model_it_reports():
+    from types import SimpleNamespace as Run
+    runs = [Run(config={"method": m, "seed": s}, final={"ema_test_error": 30.0 + s, "student_test_error": 20.0 + 2 * s})
+            for m in ("temporal_ensembling", "mean_teacher") for s in (0, 1, 2)]
+    te, mt = runs[:3], runs[3:]
+    assert stats.by_seed(te, None) == {0: 20.0, 1: 22.0, 2: 24.0}       # TE: its raw network
+    assert stats.by_seed(mt, None) == {0: 30.0, 1: 31.0, 2: 32.0}       # Mean Teacher: its EMA model
+    c = stats.compare(mt, te, "MT", "TE", metric=None)
+    assert c.mean == pytest.approx(9.0) and c.n == 3
