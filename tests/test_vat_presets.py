@@ -69,3 +69,25 @@ def test_the_chapters_configs_are_the_presets(monkeypatch):
     chapter = vat_study.comparison_configs(base, CPU_GRIDS["seeds"], vat_study.book_epsilons())
     preset = [RunConfig.from_dict(r.config) for r in get_preset("cpu-vat").runs()]
     assert sorted(map(repr, chapter)) == sorted(map(repr, preset))
+
+
+def test_target_comparisons_pair_each_arm_with_mean_teacher_by_hand():
+    from types import SimpleNamespace as Run
+    from mtlib.book import vat_study
+
+    def run(method, seed, target, student, target_arm=None, logged=True):
+        config = {"method": method, "seed": seed, "vat_target": target_arm or "student"}
+        row = {"step": 10, **({"train_target_accuracy": target, "train_student_accuracy": student} if logged else {})}
+        return Run(config=config, history=[row], final={})
+
+    runs = [run("mean_teacher", s, 80.0 + s, 78.0) for s in (0, 1, 2)]
+    runs += [run("mean_teacher_vat", s, 82.0 + s, 70.0 + s, "teacher") for s in (0, 1, 2)]   # (b)
+    runs += [run("vat", s, 0, 0, logged=False) for s in (0, 1, 2)]                           # not logged: left out
+    got = vat_study.target_comparisons(runs)
+    assert [(c.a, c.b) for c in got] == [("Mean Teacher + VAT (b): target", "Mean Teacher's target"),
+                                         ("Mean Teacher + VAT (b): student", "Mean Teacher's student")]
+    target, student = got
+    # errors are 100 - accuracy: (b)'s target 2 points more accurate, its student 8 - s points less
+    assert target.mean == pytest.approx(-2.0) and target.n == 3 and target.high == pytest.approx(-2.0)
+    assert student.mean == pytest.approx(7.0) and student.low > 0
+    assert vat_study.target_comparisons(runs[3:]) == []          # no Mean Teacher runs: nothing to pair

@@ -102,3 +102,25 @@ def comparisons(results, metric="ema_test_error"):
     groups = _by_arm(results)
     return [stats.compare(groups[a], groups[b], LABELS[a], LABELS[b], metric=metric) for a, b in PAIRS
             if a in groups and b in groups]
+
+
+def target_comparisons(results, window=None):
+    """Better targets, a harder student input, or both? For each arm against Mean Teacher, paired by
+    seed (``mtlib.book.targets``: errors of the logged training-mode predictions on the unlabeled
+    images, at the last row or averaged over ``window``): its target's error − Mean Teacher's (VAT's
+    target is the student's clean prediction; (a) and (b) the teacher's), and its student's error on
+    its own training input − Mean Teacher's (at x + r_adv for VAT and (b): a harder input shows as a
+    higher error; (a)'s logged pass is the clean one). Arms without the logging are left out."""
+    from mtlib.book.targets import STUDENT, TARGET, errors, has_targets
+
+    groups = {arm: [r for r in rs if has_targets(r)] for arm, rs in _by_arm(results).items()}
+    if len(groups.get("mean_teacher", [])) < 2:
+        return []
+    by = lambda rs, column: {r.config["seed"]: errors(r, column, window) for r in rs}
+    out = []
+    for arm in ARMS:
+        if len(groups.get(arm, [])) >= 2:
+            for column, what in ((TARGET, "target"), (STUDENT, "student")):
+                out.append(stats.paired(by(groups[arm], column), by(groups["mean_teacher"], column),
+                                        f"{LABELS[arm]}: {what}", f"Mean Teacher's {what}"))
+    return out
