@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mtlib.book.chapter import ARCH_NAMES
 from mtlib.book.paper import column_heading, paper_error
 from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
 from mtlib.book.style import NAMES
 from mtlib.results import load_result
+from mtlib.training import flops
 from mtlib.training.methods import METHOD_CLASSES
 
 
@@ -115,6 +117,52 @@ def preset_plan(presets, device="cuda"):
                       "images (millions)": round(sum(r.config["steps"] * r.config["batch_size"] for r in runs) / 1e6),
                       "cells with a paper number": len({(r.row, r.col) for r in runs if r.paper}),
                       "command": f"python -m mtlib.reproduce run {preset.name} --override device={device}"})
+    return pd.DataFrame(lines).set_index("preset")
+
+
+ASSUMED_TFLOPS = 100.0   # a round sustained rate, an assumption (no paper-scale run has measured one)
+
+
+def _pass_key(config):
+    """(network, method) of a run, the method with its VAT target where it has a choice of two."""
+    network = ARCH_NAMES[config["arch"]] + (", two heads" if config["two_heads"] else "")
+    method = NAMES.get(config["method"], config["method"])
+    if config["method"] == "mean_teacher_vat":
+        method += f" ({config['vat_target']}'s target)"
+    return network, method
+
+
+def training_flops_table(presets, bf16=True):
+    """One line per (network, method) of the presets' runs: the network's forward GFLOPs per image at
+    its input size, the training GFLOPs per image of a batch and their ratio
+    (``mtlib.training.flops``: counted by torch, the backward passes measured); ``bf16``: whether the
+    runs compute under bf16 autocast (only VAT's passes depend on it)."""
+    lines = {}
+    for preset in presets:
+        for r in preset.runs():
+            key = _pass_key(r.config)
+            if key not in lines:
+                forward = flops.forward_flops_per_image(r.config)
+                train = flops.training_flops_per_image(r.config, bf16=bf16)
+                lines[key] = {"forward GFLOP per image": round(forward / 1e9, 3),
+                              "training GFLOP per image": round(train / 1e9, 3),
+                              "× forward": round(train / forward, 3)}
+    frame = pd.DataFrame.from_dict(lines, orient="index")
+    frame.index.names = ["network", "method"]
+    return frame
+
+
+def preset_cost(presets, sustained_tflops=ASSUMED_TFLOPS, bf16=True):
+    """One line per preset: its runs' training PFLOPs (steps x batch x training FLOPs per image, summed;
+    ``mtlib.training.flops``, evaluation left out) and the GPU hours they take at ``sustained_tflops``,
+    a sustained rate that is assumed, not measured (the column's heading says so)."""
+    flops.gpu_hours(0, sustained_tflops)   # ValueError naming sustained_tflops for a rate that is not > 0
+    hours = f"GPU hours at {sustained_tflops:g} TFLOP/s (assumed)"
+    lines = []
+    for preset in presets:
+        total = sum(flops.training_flops(r.config, bf16=bf16) for r in preset.runs())
+        lines.append({"preset": preset.name, "training PFLOP": round(total / 1e15),
+                      hours: round(flops.gpu_hours(total, sustained_tflops), 1)})
     return pd.DataFrame(lines).set_index("preset")
 
 
