@@ -1,0 +1,48 @@
+"""The claims of ``mtlib.book.claims`` read on the exploratory seeds and on the confirmatory ones, side by side.
+
+The claims were written down before any confirmatory run (their file's git history is the record). A
+claim's exploratory verdict reads the same arms on the seeds every earlier choice looked at
+(``EXPLORE_SEEDS``, 0-7: "as predicted" or not), its confirmatory verdict the seeds fixed in advance
+(``CONFIRM_SEEDS``: "confirmed" or not), each with the same 95 % paired interval (Tables 1-2, Sec. 3.4).
+A side with an arm that lacks a seed says how many runs it waits for instead of a verdict.
+"""
+from mtlib.book.claims import CLAIMS, verdicts
+from mtlib.scales import CPU_GRIDS
+
+EXPLORE_SEEDS = tuple(CPU_GRIDS["seeds"])
+AGREE = {("as predicted", "confirmed"): "agree", ("not as predicted", "not confirmed"): "agree",
+         ("as predicted", "not confirmed"): "disagree", ("not as predicted", "confirmed"): "disagree"}
+
+
+def missing_runs(claim, results, seeds):
+    """How many runs of ``seeds`` the two arms of ``claim`` lack in ``results`` ({(length, arm): [RunResult]})."""
+    have = lambda arm: {r.config["seed"] for r in results.get((claim.length, arm), [])}
+    return sum(len(set(seeds) - have(arm)) for arm in (claim.a, claim.b))
+
+
+def claim_rows(explore, confirm, claims=CLAIMS):
+    """One dict per claim: its difference and length, then for the exploratory (``explore`` on
+    EXPLORE_SEEDS) and the confirmatory side (``confirm`` on the claim's seeds) the paired mean with its
+    interval and the verdict ("not run yet: n runs" where runs are missing), and whether the two
+    verdicts agree. A pair computed in two precisions is refused (``stats.check_one_precision``)."""
+    rows = []
+    for claim in claims:
+        row = {"claim": claim.id, "difference": f"{claim.a} − {claim.b}", "length": claim.length}
+        for side, results, seeds in (("exploratory", explore, EXPLORE_SEEDS), ("confirmatory", confirm, claim.seeds)):
+            missing = missing_runs(claim, results, seeds)
+            if missing:
+                row[side], row[f"{side} verdict"] = "", f"not run yet: {missing} runs"
+                continue
+            (_, paired, verdict), = verdicts(results, seeds, [claim])
+            row[side] = f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
+            row[f"{side} verdict"] = verdict
+        row["the two"] = AGREE.get((row["exploratory verdict"], row["confirmatory verdict"]), "")
+        rows.append(row)
+    return rows
+
+
+def claim_frame(explore, confirm, claims=CLAIMS):
+    """:func:`claim_rows` as a DataFrame indexed by claim id."""
+    import pandas as pd
+
+    return pd.DataFrame(claim_rows(explore, confirm, claims)).set_index("claim")

@@ -1,0 +1,40 @@
+"""Each claim on the exploratory and on the confirmatory seeds, side by side (mtlib.book.confirmation)."""
+import pytest
+
+from mtlib.book import claims, confirmation
+from tests.test_claims import made_up, result
+
+
+def test_both_sides_read_the_same_claims_and_say_whether_they_agree():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    rows = {r["claim"]: r for r in confirmation.claim_rows(explore, confirm)}
+    assert list(rows) == [c.id for c in claims.CLAIMS]
+    pi = rows["pi-vs-supervised@3000"]       # -1, -2, ... on both seed sets (made_up's values are per position)
+    assert (pi["exploratory"], pi["exploratory verdict"]) == ("-1.50 [-1.95, -1.05]", "as predicted")
+    assert (pi["confirmatory"], pi["confirmatory verdict"], pi["the two"]) == ("-1.50 [-1.95, -1.05]", "confirmed", "agree")
+    assert rows["mt-vs-pi@9000"]["the two"] == "agree"                       # not as predicted / not confirmed
+    assert rows["mt-vs-pi@9000"]["confirmatory verdict"] == "not confirmed"
+    assert confirmation.claim_frame(explore, confirm).loc["mt-vs-te@3000", "confirmatory verdict"] == "confirmed"
+
+
+def test_a_side_with_missing_runs_waits_and_a_disagreement_is_named():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    confirm["9000 steps", "pi"] = confirm["9000 steps", "pi"][:-2]        # two runs of the Π model missing
+    del confirm["3000 steps", "supervised"]                                 # no supervised-only run at 3,000
+    # the exploratory Π model worse than supervised-only at 3,000 steps: not as predicted there
+    explore["3000 steps", "pi"] = [result(s, "pi", 31.0 + s % 2, target=75.0) for s in range(8)]
+    rows = {r["claim"]: r for r in confirmation.claim_rows(explore, confirm)}
+    assert rows["pi-vs-supervised@9000"]["confirmatory verdict"] == "not run yet: 2 runs"
+    assert rows["mt-vs-pi@9000"]["confirmatory"] == "" and rows["mt-vs-pi@9000"]["the two"] == ""
+    assert rows["pi-vs-supervised@3000"]["confirmatory verdict"] == "not run yet: 8 runs"
+    assert rows["pi-vs-supervised@3000"]["exploratory verdict"] == "not as predicted"
+    confirm = made_up(claims.CONFIRM_SEEDS)
+    rows = {r["claim"]: r for r in confirmation.claim_rows(explore, confirm)}
+    assert rows["pi-vs-supervised@3000"]["the two"] == "disagree"
+
+
+def test_mixed_precisions_are_refused_not_hidden_as_missing():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    confirm["3000 steps", "supervised"][0] = result(100, "supervised", 30.0, precision="bf16")
+    with pytest.raises(ValueError, match="never crosses two precisions"):
+        confirmation.claim_rows(explore, confirm)
