@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One core's share of the evidence runs, in the issues' order (fp32, one thread each):
-#   1. the fp32 reruns of the bf16 results files (rerun_fp32.py, list rerun_files.txt), then of the
-#      ladder's six fp32 files made before the targets' logging (rerun_ladder_targets.txt: decay 0
-#      seeds 4-7, the paper schedule seeds 6-7), so its targets section has all 8 seeds;
+#   1. the fp32 reruns of the ladder's six fp32 files made before the targets' logging
+#      (rerun_ladder_targets.txt: decay 0 seeds 4-7, the paper schedule seeds 6-7: its targets section
+#      then has all 8 seeds), then of the bf16 results files (rerun_fp32.py, list rerun_files.txt);
 #   2. the weight-norm verdict on 8 seeds, each normalisation also evaluated with freshly recalibrated
 #      statistics (the paper-scale chapter's comparison; 32 runs);
 #   3. the long CPU scale's validation of each method's weight (cpu-validation-long);
@@ -16,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 i=${1:?shard index}; n=${2:-2}
 PY=${PYTHON:-python}
-"$PY" research/rerun_fp32.py --shard "$i/$n"
 "$PY" research/rerun_fp32.py --list research/rerun_ladder_targets.txt --shard "$i/$n"
+"$PY" research/rerun_fp32.py --shard "$i/$n"
 for norm in weightnorm batchnorm; do
   "$PY" -m mtlib.reproduce run cpu-tables --labels 100 --methods supervised mean_teacher --seeds 0 1 2 3 4 5 6 7 \
     --override convnet_norm=$norm recalibrate_batches=20 --shard "$i/$n"
