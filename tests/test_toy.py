@@ -1,6 +1,6 @@
-"""mtlib.book.toy and toy_plots: the Figure 1 toy problem (data, the eight panels, their targets, the
-comparisons, their results files) and its pictures; the keyed records of mtlib.results it is saved with."""
-from types import SimpleNamespace
+"""mtlib.book.toy and toy_plots: the Figure 1 toy problem (data, the eight panels, their targets, their
+results files) and its pictures; the keyed records of mtlib.results it is saved with. The comparisons
+over seeds: tests/test_toy_study.py."""
 
 import matplotlib
 import pytest
@@ -142,39 +142,6 @@ def test_sweep_changes_only_the_swept_knob():
     figs = toy_plots.sweep_figures(rs, "ema_decay")
     assert len(figs) == 2 and "ema_decay = 0.9" in figs[1].axes[0].get_title()
     assert figs[0].get_size_inches().tolist() == figs[1].get_size_inches().tolist()
-
-
-def test_compare_gives_paired_per_seed_differences():
-    fake = lambda **errs: {p: SimpleNamespace(test_error=e, target_error=None) for p, e in errs.items()}
-    results = {0: fake(c=0.04, e=0.01), 1: fake(c=0.03, e=0.03), 2: fake(c=0.05, e=0.02)}
-    cmp = toy.compare(results, "e", "c")
-    assert cmp.seeds == [0, 1, 2] and cmp.diffs == pytest.approx([-0.03, 0.0, -0.03])
-    assert cmp.n_lower == 2 and cmp.mean == pytest.approx(-0.02)
-    assert cmp.std == pytest.approx(float(torch.tensor([-0.03, 0.0, -0.03]).std()))
-    assert "lower on 2 of 3 seeds" in str(cmp)
-    assert cmp.verdict == "not resolved" and "not resolved" in str(cmp)   # the interval includes 0
-    clear = toy.compare({0: fake(c=0.04, e=0.01), 1: fake(c=0.05, e=0.01), 2: fake(c=0.045, e=0.01)}, "e", "c")
-    assert clear.verdict == "(e) lower" and toy.compare({0: fake(c=0.04, e=0.01), 1: fake(c=0.05, e=0.01),
-                                                         2: fake(c=0.045, e=0.01)}, "c", "e").verdict == "(e) lower"
-    # paired t interval: mean -2 points, sem = std / sqrt(3), t(0.975, 2) = 4.3027
-    half = 4.302653 * cmp.std / 3 ** 0.5
-    assert cmp.interval == pytest.approx((-0.02 - half, -0.02 + half), abs=1e-6)
-    assert f"95% interval [{100 * (-0.02 - half):+.2f}, {100 * (-0.02 + half):+.2f}]" in str(cmp)
-    results[0]["e"].teacher_test_error = 0.05
-    own = toy.compare({0: results[0]}, "e", "e", "test_error", "teacher_test_error")
-    assert own.diffs == pytest.approx([-0.04]) and own.n_lower == 1 and own.std == 0.0
-    assert own.interval is None and "no interval (one seed)" in str(own)
-    with pytest.raises(ValueError, match="target_error"):
-        toy.compare(results, "e", "c", "target_error")
-
-
-def test_compare_all_covers_the_chapters_pairs():
-    fake = {p: SimpleNamespace(test_error=0.01 * i, teacher_test_error=0.02, target_error=0.001 * i, boundary=0.1 * i,
-                               labeled_fit=0.9) for i, p in enumerate(toy.PANELS)}
-    got = toy.compare_all({0: fake, 1: fake})
-    assert list(got) == list(toy.COMPARISONS)
-    assert got["self-teacher - frozen, target"].diffs == pytest.approx([0.002, 0.002])   # (s) - (c): 0.004 - 0.002
-    assert {c.a for c in got.values()} | {c.b for c in got.values()} <= set(toy.PANELS)
 
 
 def test_bad_arguments_raise():

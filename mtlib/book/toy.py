@@ -31,7 +31,8 @@ Figure 1; (s), (p) and (w) are added so that each change from (c) to (e) can be 
     the generated targets, the cost of inconsistency outweighs that of misclassification" (Sec. 1).
 
 Results files: :func:`fit_or_load` keeps each trained panel as a keyed record of
-:mod:`mtlib.results` (``book/results/toy/`` for the chapter); the plots are in :mod:`mtlib.book.toy_plots`.
+:mod:`mtlib.results` (``book/results/toy/`` for the chapter); the plots are in :mod:`mtlib.book.toy_plots`,
+the summaries and paired comparisons over seeds in :mod:`mtlib.book.toy_study`.
 
 Set-up choices (defaults below; the chapter book/confirmation_bias.ipynb prints every number). With symmetric clusters N(-1, 0.35^2), N(1, 0.35^2) the labeled
 midpoint 0 is already the best boundary, so there is no bias to confirm (every panel got 0.1-0.4 %
@@ -47,7 +48,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mtlib.book import stats
 from mtlib.checks import check_choice, check_int, check_number, check_positive
 from mtlib.data.splits import NO_LABEL
 from mtlib.models import ToyNet
@@ -395,123 +395,3 @@ def fit_or_load(panel, seed=0, results_dir=None, retrain=False, teacher=None, **
     compute = lambda: to_record(fresh.append(fit_panel(panel, seed=seed, teacher=teacher, **kwargs)) or fresh[0])
     data, loaded = compute_or_load(results_dir, record_name(params), params, TOY_VERSION, compute, retrain)
     return from_record(params, data) if loaded else fresh[0]
-
-
-METRICS = ("test_error", "teacher_test_error", "target_error", "boundary", "teacher_boundary", "labeled_fit",
-           "max_margin")
-
-
-def metric(results, panel, name="test_error"):
-    """``{seed: getattr(result, name)}`` of one panel over ``fit_all``'s output."""
-    check_choice("name", name, METRICS)
-    return {s: getattr(row[panel], name) for s, row in results.items()}
-
-
-def error_summary(results):
-    """Per panel: test errors over the seeds of ``fit_all``'s output, their mean and sample std, and
-    per seed every other metric of :data:`METRICS`."""
-    seeds = list(results)
-    out = {}
-    for p in next(iter(results.values())):
-        errs = torch.tensor([results[s][p].test_error for s in seeds], dtype=torch.float64)
-        std = float(errs.std()) if len(errs) > 1 else 0.0
-        out[p] = {"seeds": seeds, "errors": errs.tolist(), "mean": float(errs.mean()), "std": std}
-        out[p].update({m: list(metric(results, p, m).values()) for m in METRICS[1:]})
-        out[p]["teacher_error"] = out[p]["teacher_test_error"]
-    return out
-
-
-def _mean(values):
-    return sum(values) / len(values) if values and values[0] is not None else None
-
-
-def format_summary(summary):
-    """A plain-text table of :func:`error_summary`: test error (%) per seed and mean +/- std, the mean
-    boundary of student and teacher, the teacher's mean test error (%), the mean target error (Brier
-    score of the consistency targets against the true labels) and the mean P(true class) at the labeled points."""
-    seeds = next(iter(summary.values()))["seeds"]
-    head = f"{'panel / seed':<38}" + "".join(f"{s:>6}" for s in seeds)
-    lines = [head + f"{'mean +/- std':>16}{'bound.':>8}{'teacher':>8}{'t.bound.':>9}{'target err':>11}{'labeled':>8}"]
-    fmt = lambda v, spec, w: format(v, spec) if v is not None else f"{'-':>{w}}"
-    for p, row in summary.items():
-        errs = "".join(f"{100 * e:6.1f}" for e in row["errors"])
-        tch = _mean(row["teacher_test_error"])
-        lines.append(f"({p}) {CAPTIONS[p]:<34}{errs}{100 * row['mean']:9.2f} +/- {100 * row['std']:4.2f}"
-                     f"{_mean(row['boundary']):+8.2f}{fmt(tch and 100 * tch, '8.2f', 8)}"
-                     f"{fmt(_mean(row['teacher_boundary']), '+9.2f', 9)}{fmt(_mean(row['target_error']), '11.4f', 11)}"
-                     f"{_mean(row['labeled_fit']):8.3f}")
-    return "\n".join(lines)
-
-
-@dataclass
-class PanelComparison:
-    """Metric ``name`` of panel ``a`` minus metric ``name_b`` of panel ``b``, seed by seed (the seeds
-    are paired: same data, same student initialisation, same noise generator)."""
-    a: str
-    b: str
-    name: str
-    name_b: str
-    seeds: list
-    diffs: list  # a - b per seed
-    n_lower: int  # seeds where a's value is strictly lower than b's
-    mean: float
-    std: float  # sample std of the per-seed differences (0.0 for one seed)
-
-    @property
-    def interval(self):
-        """(low, high): the 95 % t interval of the mean per-seed difference (None for one seed)."""
-        return stats.t_interval(self.diffs)[1:] if len(self.diffs) > 1 else None
-
-    @property
-    def verdict(self):
-        """"(a) lower" or "(b) lower" when the 95 % interval excludes 0 (the book's rule), else "not resolved"."""
-        low, high = self.interval or (-float("inf"), float("inf"))
-        return f"({self.a}) lower" if high < 0 else f"({self.b}) lower" if low > 0 else "not resolved"
-
-    def __str__(self):
-        scale, unit = (100, " points") if self.name.endswith("test_error") else (1, "")
-        digits = 2 if scale == 100 or self.name == "boundary" else 4   # target errors are small numbers
-        per = " ".join(f"{scale * d:+.{digits}f}" for d in self.diffs)
-        what = f"{self.name}" if self.name == self.name_b else f"{self.name} - {self.name_b}"
-        ci = (f"95% interval [{scale * self.interval[0]:+.{digits}f}, {scale * self.interval[1]:+.{digits}f}]"
-              if self.interval else "no interval (one seed)")
-        return (f"({self.a}) - ({self.b}) {what}: mean {scale * self.mean:+.{digits}f}{unit}, {ci}: {self.verdict}; "
-                f"({self.a}) lower on {self.n_lower} of {len(self.seeds)} seeds; per seed: {per}")
-
-
-# The chapter's paired comparisons, one change at a time: label -> (panel a, panel b, metric[, metric of b])
-COMPARISONS = {
-    "frozen: student - its teacher, test": ("c", "c", "test_error", "teacher_test_error"),
-    "frozen: averaged - clean, test": ("d", "c", "test_error"),
-    "frozen: averaged - clean, target": ("d", "c", "target_error"),
-    "frozen: clean - averaged, boundary": ("c", "d", "boundary"),
-    "self-teacher - frozen, target": ("s", "c", "target_error"),
-    "self-teacher - frozen, test": ("s", "c", "test_error"),
-    "Π (noisy) - self-teacher, target": ("p", "s", "target_error"),
-    "Π (noisy) - self-teacher, test": ("p", "s", "test_error"),
-    "EMA - self-teacher, target": ("e", "s", "target_error"),
-    "EMA - self-teacher, test": ("e", "s", "test_error"),
-    "EMA - Π, target": ("e", "p", "target_error"),
-    "EMA - Π, test": ("e", "p", "test_error"),
-    "EMA - frozen averaged, test": ("e", "d", "test_error"),
-    "frozen - Π, boundary": ("c", "p", "boundary"),
-    "too-large weight - Π, labeled fit": ("w", "p", "labeled_fit"),
-}
-
-
-def compare_all(results, pairs=None):
-    """``{label: compare(results, *spec)}`` for every pair of :data:`COMPARISONS` (or ``pairs``)."""
-    return {k: compare(results, *v) for k, v in (COMPARISONS if pairs is None else pairs).items()}
-
-
-def compare(results, a, b, name="test_error", name_b=None):
-    """:class:`PanelComparison` of panels ``a`` and ``b`` over the seeds of ``fit_all``'s output, in
-    metric ``name`` (of panel ``b``: ``name_b``, default the same; e.g. a student against its teacher)."""
-    name_b = name if name_b is None else name_b
-    va, vb = metric(results, a, name), metric(results, b, name_b)
-    seeds = list(va)
-    if any(v is None for v in list(va.values()) + list(vb.values())):
-        raise ValueError(f"panel {a!r} or {b!r} has no {name}/{name_b} (panels 'a' and 'b' have no teacher)")
-    diffs = torch.tensor([va[s] - vb[s] for s in seeds], dtype=torch.float64)
-    std = float(diffs.std()) if len(seeds) > 1 else 0.0
-    return PanelComparison(a, b, name, name_b, seeds, diffs.tolist(), int((diffs < 0).sum()), float(diffs.mean()), std)
