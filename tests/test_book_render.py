@@ -347,3 +347,32 @@ def test_mean_teacher_comparison_slider_switches_its_figure(browser, server, lab
     assert len(_slider_images(browser, slider)) == 1
     _screenshot(browser, f"mean_teacher_{label.replace(' ', '_')}")
     _assert_offline(browser, server)
+
+
+# the pages whose figures carry the book's verdicts: every figure must load, no cell may show an error
+FIGURE_PAGES = {"what_makes_mt_win": 4, "results_tables": 3, "confirmation_bias": 1, "ablations": 3}
+
+
+@pytest.mark.parametrize("page, min_figures", FIGURE_PAGES.items())
+def test_figure_pages_show_every_figure_and_no_error(browser, server, page, min_figures):
+    """Every image of the page loads (offline), none is a blank placeholder, and no output is a traceback;
+    one screenshot per figure goes to _build/screenshots/<page>-<k>.png for a reader's eye."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, f"{server}/book/{page}.html")
+    images = browser.find_elements(By.CSS_SELECTOR, "main .cell_output img")
+    assert len(images) >= min_figures, f"{page}: {len(images)} figures, expected at least {min_figures}"
+    for k, image in enumerate(images):
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
+        WebDriverWait(browser, 20).until(
+            lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image),
+            message=f"{page}: figure {k} did not load")
+        width, height = browser.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", image)
+        assert width > 200 and height > 100, f"{page}: figure {k} is {width}x{height} pixels"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        image.screenshot(str(SCREENSHOTS / f"{page}-{k}.png"))
+    text = browser.find_element(By.CSS_SELECTOR, "main").text
+    for bad in ("Traceback (most recent call last)", "AssertionError", "NotChosenYet:"):
+        assert bad not in text, f"{page} shows {bad!r}"
+    _assert_offline(browser, server)
