@@ -16,6 +16,19 @@ def _ax(ax, figsize=(5, 3.5)):
     return ax
 
 
+def _finish(fig, axes, title=None, xlabel=None, legend_size=8):
+    """Label, grid and legend each of ``axes``, title the figure, lay it out; returns ``fig``."""
+    for ax in axes:
+        if xlabel:
+            ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=legend_size)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_curves(results, metric="test_error", models=("student", "ema"), labels=None, ax=None,
                 styles=("-", "--", ":", "-.")):
     """Student and EMA curves of ``metric`` over training steps, one line style per result (Fig. 3)."""
@@ -133,14 +146,7 @@ def plot_ema_schedules(n_steps, alpha=0.999, rampup_steps=0, alpha_rampup=0.99, 
     left.set_ylabel(r"EMA decay $\alpha_t$")
     right.set_yscale("log")
     right.set_ylabel(r"horizon $1/(1-\alpha_t)$ (steps)")
-    for ax in (left, right):
-        ax.set_xlabel("training step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, (left, right), title, xlabel="training step")
 
 
 # ---------------------------------------------------------------- one figure per slider value
@@ -342,12 +348,6 @@ def plot_collapse(arms, metric="ema_test_error", title=None):
         band(right, runs, "train_class_cost", color=color, label=f"{name}: classification")
         if runs[0].config["method"] != "supervised":
             band(right, runs, "train_consistency_cost", color=color, ls="--", label=f"{name}: consistency")
-    left.set(xlabel="training step", ylabel=metric.replace("_", " ") + " (%)")
-    right.set(xlabel="training step", ylabel="training cost (per batch)", yscale="log")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6.5)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    left.set(ylabel=metric.replace("_", " ") + " (%)")
+    right.set(ylabel="training cost (per batch)", yscale="log")
+    return _finish(fig, (left, right), title, xlabel="training step", legend_size=6.5)
