@@ -149,6 +149,8 @@ def test_choose_supervised_by_hand_one_choice_per_length():
     table = validation.validation_table(runs, knob="dropout")
     assert table.loc["Supervised-only, 9000 steps", "dropout 0.75"].endswith("*")
     assert table.loc["Supervised-only, 3000 steps", "dropout 0.25"] == "31.00 ± 0.00"
+    ax = validation.plot_validation(runs, knob="dropout")       # one curve per length, each its own ring
+    assert [t.get_text() for t in ax.get_legend().texts] == ["Supervised-only, 3000 steps", "Supervised-only, 9000 steps"]
     with pytest.raises(ValueError, match="steps=\\[3000, 9000\\]; choose at one length at a time"):
         validation.choose(runs, "dropout")
     with pytest.raises(ValueError, match="supervised-only runs; got methods \\['pi'\\]"):
