@@ -252,3 +252,17 @@ def test_results_folder_not_writable(tmp_path, capsys):
             assert "is not writable" in capsys.readouterr().err
         finally:
             ro.chmod(0o700)
+
+
+def test_default_results_folder_follows_the_preset_scale(tmp_path, monkeypatch):
+    """Without --results a cpu-* preset writes where the chapters read (results/cpu), a paper preset
+    into results/paper; --results wins over both."""
+    monkeypatch.setenv("MTLIB_RESULTS", str(tmp_path))
+    parser = reproduce.build_parser()
+    for preset, scale in [("cpu-tables", "cpu"), ("cpu-label-curve", "cpu"), ("cpu-validation-long", "cpu"),
+                          ("table2-cifar10", "paper"), ("table2-cifar10-smoke", "paper")]:
+        assert get_preset(preset).scale == scale
+        _, folder = reproduce.select(parser.parse_args(["run", preset, "--seeds", "0"]))
+        assert folder == tmp_path / scale, preset
+    _, folder = reproduce.select(parser.parse_args(["run", "cpu-tables", "--seeds", "0", "--results", str(tmp_path / "x")]))
+    assert folder == tmp_path / "x"

@@ -4,7 +4,7 @@
     python -m mtlib.reproduce run table2-cifar10 --labels 4000 --methods mean_teacher --shard 0/8
     python -m mtlib.reproduce table table2-cifar10
 
-``run`` writes one results file per run into ``--results`` (default book/results/paper), SKIPS runs
+``run`` writes one results file per run into ``--results`` (default book/results/paper; cpu-*: book/results/cpu), SKIPS runs
 whose file exists for the same identity and mtlib version, RESUMES an interrupted run from its
 checkpoint (``<results>/checkpoints``: every ``--checkpoint-every`` steps and, on SIGTERM / Ctrl-C,
 after the current step), and never overwrites or deletes a results file. ``--shard i/n`` takes runs
@@ -50,7 +50,8 @@ def add_selection(ap, checkpoints=False):
     ap.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE",
                     help="set RunConfig parameters on every run (changes the runs' identity)")
     ap.add_argument("--results", type=Path, default=None,
-                    help="results folder (default: book/results/paper, or $MTLIB_RESULTS/paper)")
+                    help="results folder (default: book/results/paper, or $MTLIB_RESULTS/paper; "
+                         "a cpu-* preset: .../cpu)")
     if checkpoints:
         ap.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (1000)")
 
@@ -85,12 +86,13 @@ def parse_shard(text):
 
 def select(args, shard=(0, 1), **defaults):
     """(runs, results folder) of parsed selection arguments: runs without duplicate identities, then
-    every n-th from i; ``defaults``: RunConfig values that ``--override`` may change."""
-    runs = {}
-    for r in get_preset(args.preset).runs(args.seeds, args.labels, args.methods, args.variants,
-                                          {**defaults, **parse_override(args.override)}):
+    every n-th from i; ``defaults``: RunConfig values that ``--override`` may change. Without
+    ``--results`` the folder is the preset's scale's (``book/results/cpu`` for a cpu-* preset)."""
+    runs, preset = {}, get_preset(args.preset)
+    for r in preset.runs(args.seeds, args.labels, args.methods, args.variants,
+                         {**defaults, **parse_override(args.override)}):
         runs.setdefault(run_key(r.config), r)
-    folder = Path(args.results) if args.results else default_results_dir("paper")
+    folder = Path(args.results) if args.results else default_results_dir(preset.scale)
     return list(runs.values())[shard[0]::shard[1]], folder
 
 

@@ -53,7 +53,8 @@ class Preset:
     ``build(method, n_labels, variant_value) -> dict`` gives the RunConfig values of a run (seed
     added later; it raises ``NotChosenYet`` for a run that needs a value validation has not chosen
     yet); ``variants``: (label, value) pairs of a swept knob, or one ("", None) pair;
-    ``default_seeds``: the seeds when none are asked for (None: 0 .. n_seeds(n) - 1).
+    ``default_seeds``: the seeds when none are asked for (None: 0 .. n_seeds(n) - 1);
+    ``scale``: the results folder its runs go to by default (``mtlib.runs.results_dir(scale)``).
     """
     name: str
     title: str
@@ -68,6 +69,7 @@ class Preset:
     include: Callable = lambda method, n_labels, variant_name: True   # which combinations exist
     smoke: bool = False
     default_seeds: Optional[tuple] = None
+    scale: str = "paper"
 
     def runs(self, seeds=None, labels=None, methods=None, variants=None, override=None):
         """The runs of the selection (None: all), in a fixed order (labels, seed, variant, method).
@@ -379,7 +381,7 @@ def _cpu(name, title, notebook, label_counts, methods, seeds, variants=(("", {})
     weights = weights or {}
     return Preset(name=name, title=title, notebook=notebook, label_counts=tuple(label_counts),
                   methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds), metric=metric,
-                  build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes,
+                  scale="cpu", build=lambda m, n, changes: {**CPU_SCALE, "method": m, "n_labels": n, **changes,
                                                **({"consistency_weight": weights[m]} if m in weights else {})})
 
 
@@ -436,7 +438,7 @@ CPU_LABEL_CURVE = Preset(
     "every method at its validated weight, paired seeds", notebook="book/results_tables.ipynb",
     label_counts=tuple(CPU_GRIDS["label_curve_counts"]), methods=tuple(CPU_GRIDS["methods"]),
     n_seeds=lambda n: len(CPU_GRIDS["label_curve_seeds"]), default_seeds=tuple(CPU_GRIDS["label_curve_seeds"]),
-    build=_label_curve_build)
+    scale="cpu", build=_label_curve_build)
 CPU_PRESETS += (CPU_LABEL_CURVE,)
 
 
@@ -475,7 +477,7 @@ def _by_length(name, title, methods, seeds, variants, metric="ema_test_error", d
     ema = {vname: value["ema"] for vname, value in variants}
     return Preset(name=name, title=title, notebook="book/results_tables.ipynb", label_counts=(CPU_SCALE["n_labels"],),
                   methods=tuple(methods), variants=tuple(variants), n_seeds=lambda n: len(seeds), metric=metric,
-                  default_seeds=None if default_seeds is None else tuple(default_seeds),
+                  default_seeds=None if default_seeds is None else tuple(default_seeds), scale="cpu",
                   build=lambda m, n, v: length_values(m, n, **v),
                   include=lambda m, n, vname: m == "mean_teacher" or ema[vname] is None)
 
