@@ -141,6 +141,10 @@ class NotChosenYet(ValueError):
         super().__init__(f"{needed_by} needs {where}, which {'is' if one else 'are'} None (not chosen yet): "
                          f"choose {'it' if one else 'them'} on those runs' validation error "
                          f"(mtlib.book.validation) and write {'it' if one else 'them'} into mtlib/scales.py first")
+        runs = list(dict.fromkeys(CHOSEN_BY[e] for e in self.entries))
+        self.reader_message = (f"not run yet: these runs wait for values not chosen yet "
+                               f"({', '.join(self.entries)}), which validation runs choose "
+                               f"({'; '.join(f'`python -m mtlib.reproduce run {r}`' for r in runs)})")
 
 
 def chosen(entry, needed_by="this"):

@@ -84,6 +84,9 @@ def test_presets_refuse_while_a_chosen_value_is_none_naming_the_entry(tmp_path, 
         list(get_preset("cpu-tables-long").runs())
     assert e.value.entries == ["supervised_dropout_long", "method_weights_long"]
     assert "preset 'cpu-tables-long' needs" in str(e.value) and "which are None (not chosen yet)" in str(e.value)
+    assert e.value.reader_message == ("not run yet: these runs wait for values not chosen yet (supervised_dropout_long, "
+                                      "method_weights_long), which validation runs choose (`python -m mtlib.reproduce "
+                                      "run cpu-validation-supervised`; `python -m mtlib.reproduce run cpu-validation-long`)")
     assert get_preset("cpu-confirm").waiting_for() == ["supervised_dropout", "supervised_dropout_long",
                                                       "method_weights_long"]
     # a selection that needs only chosen values runs: cpu-confirm's Π model at 3,000 steps

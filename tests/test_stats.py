@@ -134,3 +134,10 @@ def test_metric_none_pairs_each_method_on_the_model_it_reports():
     assert stats.by_seed(mt, None) == {0: 30.0, 1: 31.0, 2: 32.0}       # Mean Teacher: its EMA model
     c = stats.compare(mt, te, "MT", "TE", metric=None)
     assert c.mean == pytest.approx(9.0) and c.n == 3
+
+
+def test_frame_shows_long_difference_names_whole():
+    long_a = "Mean Teacher, paper schedule (0.99 then 0.999), target"
+    c = stats.paired({0: 30.0, 1: 31.0, 2: 29.5}, {0: 31.0, 1: 31.5, 2: 30.0}, long_a, "its student")
+    shown = stats.frame([c])
+    assert f"{long_a} − its student" in shown.to_html() and f"{long_a} − its student" in repr(shown)

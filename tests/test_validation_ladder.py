@@ -38,6 +38,15 @@ def test_ties_go_to_the_smaller_weight_and_unequal_budgets_or_missing_validation
         validation.choose_weights([run("pi", 1.0, 0, 20.0, n_val=0)])
 
 
+def test_check_chosen_names_each_method_whose_choice_differs_from_the_one_used():
+    validation.check_chosen({"pi": 1.0, "mean_teacher": 3.0}, {"pi": 1.0, "mean_teacher": 3.0})
+    validation.check_chosen({"pi": 1.0}, {"pi": 3.0}, check=False)
+    with pytest.raises(AssertionError, match=r"'mean_teacher': \(10.0, 3.0\)"):
+        validation.check_chosen({"pi": 1.0, "mean_teacher": 10.0}, {"pi": 1.0, "mean_teacher": 3.0})
+    with pytest.raises(AssertionError, match=r"'pi': \(None, 1.0\)"):
+        validation.check_chosen({}, {"pi": 1.0})
+
+
 def test_ladder_changes_one_thing_per_rung_and_compares_students_and_averaging(monkeypatch):
     asked = []
 

@@ -158,9 +158,11 @@ def comparison_frame(results, pairs, names, by="n_labels", metric="ema_test_erro
 
 
 def frame(comparisons):
-    """A DataFrame of Paired comparisons: difference, mean, interval, seeds, verdict."""
+    """A DataFrame of Paired comparisons: difference, mean, interval, seeds, verdict. Sets pandas'
+    ``display.max_colwidth`` to None: a difference's name is long, and pandas cuts cells at 50 characters."""
     import pandas as pd
 
+    pd.set_option("display.max_colwidth", None)
     if not comparisons:
         return pd.DataFrame(columns=["mean (points)", "interval", "seeds", "verdict"]).rename_axis("difference")
     return pd.DataFrame([{"difference": f"{c.a} − {c.b}", "mean (points)": round(c.mean, 2),

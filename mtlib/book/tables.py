@@ -120,7 +120,7 @@ def preset_plan(presets, device="cuda"):
     return pd.DataFrame(lines).set_index("preset")
 
 
-ASSUMED_TFLOPS = 100.0   # a round sustained rate, an assumption (no paper-scale run has measured one)
+ASSUMED_TFLOPS = 100.0   # a round sustained rate, an assumption, not a measurement
 
 
 def _pass_key(config):

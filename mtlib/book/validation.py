@@ -54,6 +54,14 @@ def choose_weights(results):
     return choose(results, "consistency_weight")
 
 
+def check_chosen(chosen, used, check=True):
+    """Raise AssertionError when validation's ``chosen`` values ({method: value}) are not the ``used``
+    ones the headline runs train with (a chapter's ``check_claims``; ``check=False``: do nothing)."""
+    if check and chosen != used:
+        diff = {m: (chosen.get(m), used.get(m)) for m in sorted(set(chosen) | set(used)) if chosen.get(m) != used.get(m)}
+        raise AssertionError(f"validation chose {chosen}; the tables use {used} (method: (chosen, used): {diff})")
+
+
 def choose_supervised(results):
     """{"<steps> steps": supervised-only's dropout with the lowest mean final validation error} per
     length of ``results`` (``CPU_GRIDS["supervised_dropout"]``, ``["supervised_dropout_long"]``)."""

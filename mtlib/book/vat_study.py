@@ -108,9 +108,10 @@ def target_comparisons(results, window=None):
     """Better targets, a harder student input, or both? For each arm against Mean Teacher, paired by
     seed (``mtlib.book.targets``: errors of the logged training-mode predictions on the unlabeled
     images, at the last row or averaged over ``window``): its target's error − Mean Teacher's (VAT's
-    target is the student's clean prediction; (a) and (b) the teacher's), and its student's error on
-    its own training input − Mean Teacher's (at x + r_adv for VAT and (b): a harder input shows as a
-    higher error; (a)'s logged pass is the clean one). Arms without the logging are left out."""
+    target is the student's own prediction at its noisy input x + η, without r_adv; (a)'s and (b)'s the
+    teacher's at x + η'), and its student's error on its own training input − Mean Teacher's (the
+    adversarial pass at x + η + r_adv for VAT and (b): a harder input shows as a higher error; (a)'s
+    logged pass is Mean Teacher's noisy one at x + η). Arms without the logging are left out."""
     from mtlib.book.targets import STUDENT, TARGET, errors, has_targets
 
     groups = {arm: [r for r in rs if has_targets(r)] for arm, rs in _by_arm(results).items()}
