@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from mtlib.book import ablations
+from mtlib.book import ablations, stats
 from mtlib.book.chapter import chapter_config
 from mtlib.scales import CPU_GRIDS
 
@@ -56,6 +56,13 @@ def test_check_points_applies_the_interval_rule_and_skips_points_outside_the_gri
     rows = ablations.point_comparisons(panels, base_runs, [("(c)", 0.0, None), ("(d)", 100.0, None), ("(d)", 0.0, None)])
     assert [k for k, _ in rows] == [("(c)", 0.0, None), ("(d)", 0.0, None)]
     assert rows[1][1].b == "base" and rows[1][1].mean == pytest.approx(5.1) and rows[0][1].mean == 0.0
+    # Holm over the family: weight 0 (p by hand from its t statistic) survives, the tied point does not
+    family = [("(c)", 0.0, None), ("(d)", 0.0, None)]
+    adjusted = ablations.check_holm(panels, base_runs, family, resolved=[("(d)", 0.0, None)])
+    assert adjusted[("(d)", 0.0, None)] == pytest.approx(min(1.0, 2 * stats.p_value(rows[1][1])))
+    assert "adjusted p = " in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="the text says Holm's rule resolves"):
+        ablations.check_holm(panels, base_runs, family, resolved=[])
 
 
 def test_the_collapse_question_pairs_supervised_only_at_the_same_point(monkeypatch):

@@ -104,6 +104,21 @@ def check_points(panels, base_runs, expect, metric="ema_test_error", check=True)
             for key, c in point_comparisons(panels, base_runs, expect, metric)}
 
 
+def check_holm(panels, base_runs, keys, resolved, metric="ema_test_error", check=True, alpha=1 - stats.LEVEL):
+    """Holm's rule (``stats.holm``) over the family of Figure 4 points ``keys`` against the base run:
+    prints each point's adjusted p; with ``check``, raises AssertionError unless the points it resolves
+    are exactly ``resolved`` (the ones the text states at the family's level). Returns {key: adjusted p}."""
+    rows = point_comparisons(panels, base_runs, keys, metric)
+    verdicts = dict(zip((key for key, _ in rows), stats.holm([c for _, c in rows], alpha)))
+    for (key, c), (p, ok) in zip(rows, verdicts.values()):
+        print(f"{c.a} - {c.b}: adjusted p = {p:.3f}, {'resolved' if ok else 'not resolved'} by Holm's rule")
+    got = {key for key, (_, ok) in verdicts.items() if ok}
+    if check and got != set(resolved):
+        raise AssertionError(f"the text says Holm's rule resolves {sorted(resolved, key=str)}, it resolves "
+                             f"{sorted(got, key=str)}")
+    return {key: p for key, (p, _) in verdicts.items()}
+
+
 # the collapse point of panel (b): augmentation off and dropout 0 (the input noise kept), where Mean
 # Teacher ends near chance; supervised-only runs there too (cpu-ablations-supervised)
 COLLAPSE = {**AUG_OFF, "dropout": 0.0}
