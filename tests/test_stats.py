@@ -141,3 +141,16 @@ def test_frame_shows_long_difference_names_whole():
     c = stats.paired({0: 30.0, 1: 31.0, 2: 29.5}, {0: 31.0, 1: 31.5, 2: 30.0}, long_a, "its student")
     shown = stats.frame([c])
     assert f"{long_a} − its student" in shown.to_html() and f"{long_a} − its student" in repr(shown)
+
+
+def test_compare_refuses_a_pair_of_two_precisions():
+    from mtlib.results import RunResult
+
+    def run(seed, precision, error):
+        return RunResult(config={"method": "pi", "seed": seed}, final={"ema_test_error": error},
+                         provenance={"precision": precision, "loaded_from": f"/x/pi-{seed}-{precision}.json"})
+
+    a = [run(0, "fp32", 30.0), run(1, "fp32", 31.0)]
+    assert stats.compare(a, [run(0, "fp32", 32.0), run(1, "fp32", 32.0)], "A", "B").mean == pytest.approx(-1.5)
+    with pytest.raises(ValueError, match=r"pi-1-fp32.json \(fp32\) with pi-1-bf16.json \(bf16\)"):
+        stats.compare(a, [run(0, "fp32", 32.0), run(1, "bf16", 32.0)], "A", "B")

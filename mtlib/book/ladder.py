@@ -103,6 +103,9 @@ def length_trend(runs, metric="ema_test_error", level=stats.LEVEL):
         up, low = stats.by_seed(runs[length, upper], metric), stats.by_seed(runs[length, lower], metric)
         return {s: up[s] - low[s] for s in low if s in up}
 
+    for length in lengths[1:]:      # the trend pairs runs of both lengths
+        stats.check_one_precision(runs[length, upper] + runs[length, lower],
+                                  runs[lengths[0], upper] + runs[lengths[0], lower])
     diffs = {length: per_seed(length) for length in lengths}
     at_each = [stats.compare(runs[length, upper], runs[length, lower], f"{upper} ({length})", f"{lower} ({length})",
                              metric, level) for length in lengths]

@@ -106,14 +106,16 @@ def check_one_precision(runs_a, runs_b):
         rb = b_by_seed.get(ra.config["seed"])
         if rb is None:
             continue
-        pa, pb = ra.provenance.get("precision"), rb.provenance.get("precision")
-        if pa != pb:
+        pa, pb = ((getattr(r, "provenance", None) or {}).get("precision") for r in (ra, rb))
+        if pa and pb and pa != pb:      # a run without a recorded precision (a test's stand-in) is not refused
             raise ValueError(f"refusing to pair {run_name(ra)} ({pa}) with {run_name(rb)} ({pb}): "
                              "a paired comparison never crosses two precisions")
 
 
 def compare(runs_a, runs_b, a, b, metric="ema_test_error", level=LEVEL):
-    """:func:`paired` on two lists of RunResults (one per seed)."""
+    """:func:`paired` on two lists of RunResults (one per seed); refuses a pair of two precisions
+    (:func:`check_one_precision`)."""
+    check_one_precision(runs_a, runs_b)
     return paired(by_seed(runs_a, metric), by_seed(runs_b, metric), a, b, level)
 
 

@@ -13,17 +13,14 @@ from mtlib.book import stats
 from mtlib.book.plots import band, mean_series
 from mtlib.book.tables import mean_between
 from mtlib.results import MATCHING, result_status
-from mtlib.runs import book_results_dir, grid, results_dir, run_grid
+from mtlib.runs import grid, results_dir, run_grid
 
 TARGET, STUDENT = "train_target_accuracy", "train_student_accuracy"
-# where the CPU scale's float32 reruns live until they replace the bf16 files in results/cpu
-PENDING = "fp32-reruns"
 
 
 def folders(results_scale):
-    """The folders a chapter reads logged runs from: results/<scale>, and at the CPU scale also the
-    reruns' folder."""
-    return [results_dir(results_scale)] + ([book_results_dir(PENDING)] if results_scale == "cpu" else [])
+    """The folders a chapter reads logged runs from: results/<scale>."""
+    return [results_dir(results_scale)]
 
 
 def has_targets(result):
@@ -74,6 +71,7 @@ def target_vs_student(runs, window=None):
 def between(runs, a, b, window=None):
     """Target error of rung ``a`` - that of rung ``b``, paired by seed: whose targets are better."""
     by = lambda rs: {r.config["seed"]: errors(r, TARGET, window) for r in rs}
+    stats.check_one_precision(runs[a], runs[b])
     return stats.paired(by(runs[a]), by(runs[b]), f"{a} target", f"{b} target")
 
 

@@ -121,6 +121,7 @@ def target_comparisons(results, window=None):
     out = []
     for arm in ARMS:
         if len(groups.get(arm, [])) >= 2:
+            stats.check_one_precision(groups[arm], groups["mean_teacher"])
             for column, what in ((TARGET, "target"), (STUDENT, "student")):
                 out.append(stats.paired(by(groups[arm], column), by(groups["mean_teacher"], column),
                                         f"{LABELS[arm]}: {what}", f"Mean Teacher's {what}"))
