@@ -68,6 +68,12 @@ CPU_GRIDS = dict(
     validation_methods=["pi", "temporal_ensembling", "mean_teacher"],
     validation_weights=[1.0, 3.0, 10.0],
     validation_seeds=[0, 1, 2, 3],
+    # where some method's choice sits on an edge of validation_weights, every method also runs the point
+    # beyond that edge (mtlib.book.validation.beyond_edges; one step of the grid's half-decade spacing)
+    validation_beyond=(0.3, 30.0),
+    # ... at 3,000 steps: the Pi model and Temporal Ensembling chose weight 1, the grid's low edge, so
+    # every method also runs weight 0.3 (cpu-validation-beyond; a test recomputes this from cpu-validation)
+    validation_weights_extra=[0.3],
     # the weight each method's headline runs (cpu-tables) use: the lowest mean final validation error
     # of the grid above (mtlib.book.validation.choose_weights; the results chapter shows the table and
     # a test recomputes it from the committed runs). Supervised-only has no consistency cost and keeps

@@ -3,10 +3,13 @@
 # of the bf16 files are done and swapped in (research/rerun_fp32.py, research/swap_fp32.py); next:
 #   1. the weight-norm verdict on 8 seeds, each normalisation also evaluated with freshly recalibrated
 #      statistics (the paper-scale chapter's comparison; 32 runs);
-#   2. the long CPU scale's validation of each method's weight (cpu-validation-long);
-#   3. supervised-only's dropout at both lengths (cpu-validation-supervised);
-#   4. supervised-only at the ablations' collapse point (cpu-ablations-supervised, 4 runs);
-#   5. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
+#   2. weight 0.3 at 3,000 steps for every method: the Pi model and TE chose the validation grid's low edge
+#      (cpu-validation-beyond, 12 runs; the edge rule of mtlib.book.validation.beyond_edges);
+#   3. the long CPU scale's validation of each method's weight (cpu-validation-long), and, where a choice
+#      sits on an edge of its grid, the point beyond it (the same rule);
+#   4. supervised-only's dropout at both lengths (cpu-validation-supervised);
+#   5. supervised-only at the ablations' collapse point (cpu-ablations-supervised, 4 runs);
+#   6. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -18,6 +21,7 @@ for norm in weightnorm batchnorm; do
   "$PY" -m mtlib.reproduce run cpu-tables --labels 100 --methods supervised mean_teacher --seeds 0 1 2 3 4 5 6 7 \
     --override convnet_norm=$norm recalibrate_batches=20 --shard "$i/$n"
 done
+"$PY" -m mtlib.reproduce run cpu-validation-beyond --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-ablations-supervised --shard "$i/$n"

@@ -29,6 +29,18 @@ def test_each_method_gets_the_weight_with_the_lowest_mean_validation_error():
     assert table.loc["Π model", "weight 3"].startswith("30.00 ±")
 
 
+def test_a_choice_on_an_edge_adds_the_point_beyond_it_for_every_method():
+    grid, beyond = [1.0, 3.0, 10.0], (0.3, 30.0)
+    assert validation.beyond_edges({"pi": 1.0, "mean_teacher": 3.0}, grid, beyond) == [0.3]
+    assert validation.beyond_edges({"pi": 3.0, "mean_teacher": 3.0}, grid, beyond) == []
+    assert validation.beyond_edges({"pi": 1.0, "temporal_ensembling": 10.0}, grid, beyond) == [0.3, 30.0]
+    assert validation.beyond_edges({"mean_teacher": 10.0}, grid, beyond) == [30.0]
+    with pytest.raises(ValueError, match=r"beyond=\(1.0, 30.0\) must lie outside"):
+        validation.beyond_edges({"pi": 1.0}, grid, (1.0, 30.0))
+    with pytest.raises(ValueError, match=r"chosen values \[0.3\] are not in the grid"):
+        validation.beyond_edges({"pi": 0.3}, grid, beyond)
+
+
 def test_ties_go_to_the_smaller_weight_and_unequal_budgets_or_missing_validation_are_refused():
     runs = [run("pi", w, s, 25.0) for w in (3.0, 1.0) for s in (0, 1)]
     assert validation.choose_weights(runs) == {"pi": 1.0}
@@ -155,6 +167,21 @@ def test_the_headline_weights_are_the_ones_the_committed_validation_runs_chose()
     assert validation.choose_weights([result for _, result in loaded]) == CPU_GRIDS["method_weights"]
     tables = {(r.config["method"], r.config["consistency_weight"]) for r in get_preset("cpu-tables").runs()}
     assert tables == {(m, CPU_GRIDS["method_weights"].get(m, 3.0)) for m in CPU_GRIDS["methods"]}
+
+
+def test_the_points_beyond_the_grid_are_the_ones_the_committed_validation_runs_call_for():
+    """CPU_GRIDS["validation_weights_extra"] is the edge rule (beyond_edges) applied to the committed
+    cpu-validation runs' choice, and cpu-validation-beyond runs it for every method on the same seeds."""
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.scales import CPU_GRIDS
+
+    chosen = validation.choose_weights(_committed("cpu-validation"))
+    assert validation.beyond_edges(chosen, CPU_GRIDS["validation_weights"], CPU_GRIDS["validation_beyond"]) \
+        == CPU_GRIDS["validation_weights_extra"]
+    beyond = {(r.config["method"], r.config["consistency_weight"], r.config["seed"], r.config["n_val"])
+              for r in get_preset("cpu-validation-beyond").runs()}
+    assert beyond == {(m, w, s, CPU_GRIDS["validation_n_val"]) for m in CPU_GRIDS["validation_methods"]
+                      for w in CPU_GRIDS["validation_weights_extra"] for s in CPU_GRIDS["validation_seeds"]}
 
 
 def _committed(preset):

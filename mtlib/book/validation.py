@@ -54,6 +54,20 @@ def choose_weights(results):
     return choose(results, "consistency_weight")
 
 
+def beyond_edges(chosen, grid, beyond):
+    """The values to add to a validation ``grid`` where a choice sits on its edge (issue rule: one point
+    beyond, once): ``beyond[0]`` when some method's value in ``chosen`` ({method: value}) is the grid's
+    smallest, ``beyond[1]`` when it is the largest. Every method then runs the added values on the same
+    seeds, so each keeps the same budget; a choice on the widened grid's edge stays there (reported)."""
+    low, high = min(grid), max(grid)
+    if not (beyond[0] < low and beyond[1] > high):
+        raise ValueError(f"beyond={tuple(beyond)} must lie outside the grid's edges {low:g} and {high:g}")
+    off = [v for v in chosen.values() if v not in grid]
+    if off:
+        raise ValueError(f"chosen values {off} are not in the grid {sorted(grid)}")
+    return [b for b, edge in zip(beyond, (low, high)) if edge in chosen.values()]
+
+
 def check_chosen(chosen, used, check=True):
     """Raise AssertionError when validation's ``chosen`` values ({method: value}) are not the ``used``
     ones the headline runs train with (a chapter's ``check_claims``; ``check=False``: do nothing)."""

@@ -408,6 +408,11 @@ CPU_PRESETS = (
          [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["validation_n_val"]))
           for w in CPU_GRIDS["validation_weights"]],
          metric="ema_val_error"),   # what the choice reads; the CLI prints it, never these runs' test error
+    _cpu("cpu-validation-beyond", "CPU scale: every method at the weights beyond the validation grid's edge "
+         "where a choice sits on it", "book/results_tables.ipynb", [CPU_SCALE["n_labels"]],
+         CPU_GRIDS["validation_methods"], CPU_GRIDS["validation_seeds"],
+         [(f"weight={w:g}", dict(consistency_weight=w, n_val=CPU_GRIDS["validation_n_val"]))
+          for w in CPU_GRIDS["validation_weights_extra"]], metric="ema_val_error"),
     _cpu("cpu-ladder", "CPU scale: Mean Teacher's EMA rungs of the ladder (decay 0, the paper's schedule)",
          "book/what_makes_mt_win.ipynb", [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["seeds"],
          CPU_GRIDS["ladder_ema"]),
