@@ -112,11 +112,18 @@ def check_one_precision(runs_a, runs_b):
                              "a paired comparison never crosses two precisions")
 
 
-def compare(runs_a, runs_b, a, b, metric="ema_test_error", level=LEVEL):
-    """:func:`paired` on two lists of RunResults (one per seed); refuses a pair of two precisions
-    (:func:`check_one_precision`)."""
+def compare_values(runs_a, runs_b, a, b, value, level=LEVEL):
+    """:func:`paired` of ``value(run)`` over two lists of RunResults (one per seed), paired by seed; the
+    one place where runs are paired, so it refuses a pair of two precisions (:func:`check_one_precision`)."""
     check_one_precision(runs_a, runs_b)
-    return paired(by_seed(runs_a, metric), by_seed(runs_b, metric), a, b, level)
+    per_seed = lambda runs: {r.config["seed"]: value(r) for r in runs}
+    return paired(per_seed(runs_a), per_seed(runs_b), a, b, level)
+
+
+def compare(runs_a, runs_b, a, b, metric="ema_test_error", level=LEVEL):
+    """:func:`compare_values` of the final ``metric`` (None: each run's reported model, :func:`by_seed`)."""
+    value = lambda r: by_seed([r], metric)[r.config["seed"]]
+    return compare_values(runs_a, runs_b, a, b, value, level)
 
 
 def check_claim(comparison, expect, check=True):

@@ -13,14 +13,9 @@ from mtlib.book import stats
 from mtlib.book.plots import band, mean_series
 from mtlib.book.tables import mean_between
 from mtlib.results import MATCHING, result_status
-from mtlib.runs import grid, results_dir, run_grid
+from mtlib.runs import grid, run_grid
 
 TARGET, STUDENT = "train_target_accuracy", "train_student_accuracy"
-
-
-def folders(results_scale):
-    """The folders a chapter reads logged runs from: results/<scale>."""
-    return [results_dir(results_scale)]
 
 
 def has_targets(result):
@@ -70,9 +65,7 @@ def target_vs_student(runs, window=None):
 
 def between(runs, a, b, window=None):
     """Target error of rung ``a`` - that of rung ``b``, paired by seed: whose targets are better."""
-    by = lambda rs: {r.config["seed"]: errors(r, TARGET, window) for r in rs}
-    stats.check_one_precision(runs[a], runs[b])
-    return stats.paired(by(runs[a]), by(runs[b]), f"{a} target", f"{b} target")
+    return stats.compare_values(runs[a], runs[b], f"{a} target", f"{b} target", lambda r: errors(r, TARGET, window))
 
 
 def step_comparisons(runs, window=None):

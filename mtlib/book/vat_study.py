@@ -117,12 +117,10 @@ def target_comparisons(results, window=None):
     groups = {arm: [r for r in rs if has_targets(r)] for arm, rs in _by_arm(results).items()}
     if len(groups.get("mean_teacher", [])) < 2:
         return []
-    by = lambda rs, column: {r.config["seed"]: errors(r, column, window) for r in rs}
     out = []
     for arm in ARMS:
         if len(groups.get(arm, [])) >= 2:
-            stats.check_one_precision(groups[arm], groups["mean_teacher"])
             for column, what in ((TARGET, "target"), (STUDENT, "student")):
-                out.append(stats.paired(by(groups[arm], column), by(groups["mean_teacher"], column),
-                                        f"{LABELS[arm]}: {what}", f"Mean Teacher's {what}"))
+                out.append(stats.compare_values(groups[arm], groups["mean_teacher"], f"{LABELS[arm]}: {what}",
+                                                f"Mean Teacher's {what}", lambda r, c=column: errors(r, c, window)))
     return out
