@@ -41,6 +41,23 @@ def test_a_choice_on_an_edge_adds_the_point_beyond_it_for_every_method():
         validation.beyond_edges({"pi": 0.3}, grid, beyond)
 
 
+def test_the_widened_grid_runs_the_point_beyond_only_where_a_choice_sits_on_an_edge():
+    asked = []
+
+    def runs_at(weights, error={0.3: 24.0, 1.0: 25.0, 3.0: 26.0, 10.0: 28.0, 30.0: 29.0}):
+        asked.append(list(weights))
+        return [run(m, w, s, error[w] + (m == "mean_teacher") * (4.0 - w) ** 2) for w in weights
+                for m in ("pi", "mean_teacher") for s in (0, 1)]
+
+    runs, extra = validation.with_beyond_edges(runs_at, [1.0, 3.0, 10.0], (0.3, 30.0))
+    assert extra == [0.3] and asked == [[1.0, 3.0, 10.0], [0.3]]      # pi chose 1, Mean Teacher 3
+    assert validation.choose_weights(runs) == {"pi": 0.3, "mean_teacher": 3.0}
+    assert len(runs) == 16                                              # 4 weights x 2 methods x 2 seeds
+    asked.clear()
+    runs, extra = validation.with_beyond_edges(runs_at, [3.0, 10.0, 30.0], (1.0, 100.0))
+    assert extra == [1.0] and asked == [[3.0, 10.0, 30.0], [1.0]]
+
+
 def test_ties_go_to_the_smaller_weight_and_unequal_budgets_or_missing_validation_are_refused():
     runs = [run("pi", w, s, 25.0) for w in (3.0, 1.0) for s in (0, 1)]
     assert validation.choose_weights(runs) == {"pi": 1.0}

@@ -68,6 +68,15 @@ def beyond_edges(chosen, grid, beyond):
     return [b for b, edge in zip(beyond, (low, high)) if edge in chosen.values()]
 
 
+def with_beyond_edges(runs_at, weights, beyond):
+    """(runs, extra): ``runs_at(values)`` (it loads or trains the runs at those weights) on the grid
+    ``weights``, plus the runs at the points ``extra`` that :func:`beyond_edges` adds where a choice on
+    the grid sits on its edge."""
+    runs = list(runs_at(list(weights)))
+    extra = beyond_edges(choose_weights(runs), weights, beyond)
+    return runs + (list(runs_at(extra)) if extra else []), extra
+
+
 def check_chosen(chosen, used, check=True):
     """Raise AssertionError when validation's ``chosen`` values ({method: value}) are not the ``used``
     ones the headline runs train with (a chapter's ``check_claims``; ``check=False``: do nothing)."""
