@@ -5,10 +5,10 @@
 #      statistics (the paper-scale chapter's comparison; 32 runs);
 #   2. weight 0.3 at 3,000 steps for every method: the Pi model and TE chose the validation grid's low edge
 #      (cpu-validation-beyond, 12 runs; the edge rule of mtlib.book.validation.beyond_edges);
-#   3. the long CPU scale's validation of each method's weight (cpu-validation-long), and, where a choice
+#   3. supervised-only at the ablations' collapse point (cpu-ablations-supervised, 4 runs);
+#   4. the long CPU scale's validation of each method's weight (cpu-validation-long), and, where a choice
 #      sits on an edge of its grid, the point beyond it (the same rule);
-#   4. supervised-only's dropout at both lengths (cpu-validation-supervised);
-#   5. supervised-only at the ablations' collapse point (cpu-ablations-supervised, 4 runs);
+#   5. supervised-only's dropout at both lengths (cpu-validation-supervised);
 #   6. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
@@ -22,7 +22,7 @@ for norm in weightnorm batchnorm; do
     --override convnet_norm=$norm recalibrate_batches=20 --shard "$i/$n"
 done
 "$PY" -m mtlib.reproduce run cpu-validation-beyond --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-ablations-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
-"$PY" -m mtlib.reproduce run cpu-ablations-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"
