@@ -37,6 +37,10 @@ def test_final_error_table_mean_std_and_paper_column():
     assert table.loc["Temporal Ensembling", paper_col] == "—"              # not reported at 1000
     runs_100 = {m: [r.__class__(config={**r.config, "n_labels": 100}, final=r.final)] for m, (r, *_) in runs.items()}
     assert not [c for c in comparison.final_error_table(runs_100).columns if c.startswith("paper")]   # none at 100
+    assert not [c for c in table.columns if "recalibrated" in c]                # no run has the evaluation
+    recal = {"mean_teacher": [RunResult(config=r.config, final={**r.final, "ema_recal_test_error": v})
+                              for r, v in ((fake("mean_teacher", 0, 30.0, 31.0), 27.0), (fake("mean_teacher", 1, 32.0, 33.0), 29.0))]}
+    assert comparison.final_error_table(recal).loc["Mean Teacher", "EMA test error, recalibrated (%), ours"] == "28.00 ± 1.41"
 
 
 def test_every_method_has_one_style():
