@@ -75,6 +75,9 @@ CPU_GRIDS = dict(
     # ... at 3,000 steps: the Pi model and Temporal Ensembling chose weight 1, the grid's low edge, so
     # every method also runs weight 0.3 (cpu-validation-beyond; a test recomputes this from cpu-validation)
     validation_weights_extra=[0.3],
+    # ... at 9,000 steps: every method chose weight 1, the low edge, so every method also runs 0.3 there
+    # (cpu-validation-long-beyond; a test recomputes this from cpu-validation-long)
+    validation_weights_long_extra=[0.3],
     # the weight each method's headline runs (cpu-tables) use: the lowest mean final validation error
     # of the grid above (mtlib.book.validation.choose_weights; the results chapter shows the table and
     # a test recomputes it from the committed runs). Supervised-only has no consistency cost and keeps

@@ -201,6 +201,21 @@ def test_the_points_beyond_the_grid_are_the_ones_the_committed_validation_runs_c
                       for w in CPU_GRIDS["validation_weights_extra"] for s in CPU_GRIDS["validation_seeds"]}
 
 
+def test_the_points_beyond_the_grid_at_9000_steps_are_the_ones_the_committed_long_runs_call_for():
+    """The same edge rule at 9,000 steps: CPU_GRIDS["validation_weights_long_extra"] from the committed
+    cpu-validation-long runs' choice, run by cpu-validation-long-beyond for every method at 9,000 steps."""
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.scales import CPU_GRIDS, LONG
+
+    chosen = validation.choose_weights(_committed("cpu-validation-long"))
+    assert validation.beyond_edges(chosen, CPU_GRIDS["validation_weights"], CPU_GRIDS["validation_beyond"]) \
+        == CPU_GRIDS["validation_weights_long_extra"]
+    beyond = {(r.config["method"], r.config["consistency_weight"], r.config["seed"], r.config["n_val"],
+               r.config["steps"]) for r in get_preset("cpu-validation-long-beyond").runs()}
+    assert beyond == {(m, w, s, CPU_GRIDS["validation_n_val"], LONG["steps"]) for m in CPU_GRIDS["validation_methods"]
+                      for w in CPU_GRIDS["validation_weights_long_extra"] for s in CPU_GRIDS["validation_seeds"]}
+
+
 def _committed(preset):
     from pathlib import Path
 
@@ -219,7 +234,8 @@ def test_the_long_scale_weights_are_the_ones_the_committed_long_validation_runs_
     from mtlib.scales import CPU_GRIDS
     if CPU_GRIDS["method_weights_long"] is None:
         pytest.skip('CPU_GRIDS["method_weights_long"] is not chosen yet (run cpu-validation-long)')
-    assert validation.choose_weights(_committed("cpu-validation-long")) == CPU_GRIDS["method_weights_long"]
+    runs = _committed("cpu-validation-long") + _committed("cpu-validation-long-beyond")   # the edge rule
+    assert validation.choose_weights(runs) == CPU_GRIDS["method_weights_long"]
 
 
 def test_supervised_dropouts_are_the_ones_the_committed_supervised_validation_runs_chose():

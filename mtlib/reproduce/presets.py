@@ -499,6 +499,11 @@ LENGTH_PRESETS = (
                CPU_GRIDS["validation_seeds"],
                [_arm(LENGTH_LONG, chosen_knob=False, label=f"weight={w:g}", consistency_weight=w, **_VAL)
                 for w in CPU_GRIDS["validation_weights"]], metric="ema_val_error"),
+    _by_length("cpu-validation-long-beyond", "Long CPU scale (9000 steps): every method at the weights beyond the "
+               "validation grid's edge where a choice sits on it", CPU_GRIDS["validation_methods"],
+               CPU_GRIDS["validation_seeds"],
+               [_arm(LENGTH_LONG, chosen_knob=False, label=f"weight={w:g}", consistency_weight=w, **_VAL)
+                for w in CPU_GRIDS["validation_weights_long_extra"]], metric="ema_val_error"),
     _by_length("cpu-validation-supervised", "CPU scale at both lengths: supervised-only's dropout, read from "
                "validation error (the same budget as each method's weight)", ["supervised"],
                CPU_GRIDS["validation_seeds"],
