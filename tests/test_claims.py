@@ -21,7 +21,7 @@ def test_the_claims_are_the_registered_ones_with_stable_ids():
         ("student_test_error", "ema_test_error")
     assert (by_id["mt-vs-te@9000"].metric_a, by_id["mt-vs-te@9000"].metric_b) == ("ema_test_error", "student_test_error")
     assert by_id["mt-vs-pi-targets@9000"].metric_a == by_id["mt-vs-pi-targets@9000"].metric_b == claims.TARGET_ERROR
-    from mtlib.book.tables import reported_metric
+    from mtlib.training.methods import reported_metric
     for c in claims.CLAIMS:
         for arm, metric in ((c.a, c.metric_a), (c.b, c.metric_b)):
             if metric != claims.TARGET_ERROR:

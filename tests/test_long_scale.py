@@ -12,6 +12,7 @@ from mtlib.reproduce.presets import arms, get_preset
 from mtlib.results import MATCHING, result_status, run_key
 from mtlib.scales import (CPU_GRIDS, CPU_LONG_SCALE, CPU_SCALE, LENGTHS, LONG, PAPER_EMA, NotChosenYet, chosen,
                           chosen_knobs)
+from mtlib.training.methods import reported_metric
 
 REPO = Path(__file__).resolve().parent.parent
 LONG_WEIGHTS = dict(pi=10.0, temporal_ensembling=3.0, mean_teacher=1.0)     # made up, for the tests only
@@ -176,10 +177,10 @@ def test_temporal_ensembling_is_chosen_and_tabulated_on_the_same_model():
     rows = tables.summarize([r for r in runs if r.config["consistency_weight"] == 3.0], metric=None)
     assert rows[0]["mean"] == 30.0                                                  # the raw network, as chosen
     assert tables.summarize(runs[:2], metric="ema_test_error")[0]["mean"] == 20.0   # asked for explicitly
-    assert tables.reported_metric("temporal_ensembling") == "student_test_error"
+    assert reported_metric("temporal_ensembling") == "student_test_error"
     assert validation.reported_metric("temporal_ensembling") == "student_val_error"
     with pytest.raises(ValueError, match="method='fixmatch' is unknown"):
-        tables.reported_metric("fixmatch")
+        reported_metric("fixmatch")
     for name in ("cpu-tables", "cpu-validation", "cpu-validation-long"):
         te = {r.metric for r in get_preset(name).runs(methods=["temporal_ensembling"])}
         assert te == {"student_val_error" if "validation" in name else "student_test_error"}, name

@@ -82,9 +82,9 @@ def paired(a_by_seed, b_by_seed, a="A", b="B", level=LEVEL):
 
 def by_seed(results, metric="ema_test_error"):
     """{seed: final ``metric``} of a list of RunResults (None: the error of the model each run's method
-    reports, ``mtlib.book.tables.reported_metric``: the EMA model; Temporal Ensembling's raw network)."""
+    reports, ``mtlib.training.methods.reported_metric``: the EMA model; Temporal Ensembling's raw network)."""
     if metric is None:
-        from mtlib.book.tables import reported_metric
+        from mtlib.training.methods import reported_metric   # on first use: it imports torch
         return {r.config["seed"]: r.final[reported_metric(r.config["method"])] for r in results}
     return {r.config["seed"]: r.final[metric] for r in results}
 

@@ -11,7 +11,7 @@ from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it
 from mtlib.book.style import NAMES
 from mtlib.results import load_result
 from mtlib.training import flops
-from mtlib.training.methods import METHOD_CLASSES
+from mtlib.training.methods import reported_metric
 
 
 def load_results(results_dir, **where):
@@ -22,15 +22,6 @@ def load_results(results_dir, **where):
         if all(r.config.get(k) == v for k, v in where.items()):
             out.append(r)
     return out
-
-
-def reported_metric(method, split="test"):
-    """The final metric a method's table reports: its ``Method.reported_model``'s error on ``split``
-    ("ema_test_error"; Temporal Ensembling's raw network, "student_test_error", as Laine & Aila
-    report it). Its weight is chosen on the same model's validation error (``mtlib.book.validation``)."""
-    if method not in METHOD_CLASSES:
-        raise ValueError(f"method={method!r} is unknown; choose from {sorted(METHOD_CLASSES)}")
-    return f"{METHOD_CLASSES[method].reported_model}_{split}_error"
 
 
 def summarize(results, metric="ema_test_error", by=("dataset", "method", "n_labels")):

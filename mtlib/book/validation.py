@@ -10,7 +10,8 @@ runs is never looked at by the choice. One choice per length: runs of two length
 import pandas as pd
 
 from mtlib.book.style import NAMES
-from mtlib.book.tables import fmt, mean_std, reported_metric as _reported_metric
+from mtlib.book.tables import fmt, mean_std
+from mtlib.training.methods import reported_metric as _reported_metric
 
 KNOB_NAMES = {"consistency_weight": "weight", "dropout": "dropout"}
 

@@ -19,5 +19,14 @@ def make_method(name, *args, **kwargs):
     return METHOD_CLASSES[name](*args, **kwargs)
 
 
+def reported_metric(method, split="test"):
+    """The final metric a method's table reports: its ``Method.reported_model``'s error on ``split``
+    ("ema_test_error"; Temporal Ensembling's raw network, "student_test_error", as Laine & Aila
+    report it). Its weight is chosen on the same model's validation error (``mtlib.book.validation``)."""
+    if method not in METHOD_CLASSES:
+        raise ValueError(f"method={method!r} is unknown; choose from {sorted(METHOD_CLASSES)}")
+    return f"{METHOD_CLASSES[method].reported_model}_{split}_error"
+
+
 __all__ = ["Method", "MeanTeacher", "MeanTeacherVAT", "PiModel", "Supervised", "TemporalEnsembling", "VAT",
-           "VAT_TARGETS", "METHOD_CLASSES", "make_method", "split_heads"]
+           "VAT_TARGETS", "METHOD_CLASSES", "make_method", "reported_metric", "split_heads"]
