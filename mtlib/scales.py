@@ -109,6 +109,11 @@ CPU_GRIDS = dict(
     # of the authors' own dropout sweep (TF experiments/svhn_250_vary_dropout.py: 0, 0.25, 0.5, 0.75),
     # so none is ours: a network 8x narrower may want less dropout, 100 labels may want more
     validation_dropouts=[0.25, 0.5, 0.75],
+    # the same edge rule as the weights (validation.beyond_edges): the point beyond each edge, 0 the
+    # authors' own sweep value below 0.25; at both lengths supervised-only chose 0.25, the low edge, so
+    # it also runs dropout 0 there (cpu-validation-supervised-beyond; a test recomputes this)
+    validation_dropouts_beyond=(0.0, 0.9),
+    validation_dropouts_extra=[0.0],
     # chosen values, None until chosen: mtlib.scales.chosen raises NotChosenYet naming the entry and
     # the preset whose runs choose it (CHOSEN_BY); the presets that need them refuse until then.
     # The weights at 9,000 steps (cpu-validation-long, mtlib.book.validation.choose_weights)

@@ -11,7 +11,9 @@
 #   5. supervised-only's dropout at both lengths (cpu-validation-supervised);
 #   6. weight 0.3 at 9,000 steps for every method: all three chose the grid's low edge there
 #      (cpu-validation-long-beyond, 12 runs; the same edge rule);
-#   7. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
+#   7. supervised-only at dropout 0 at both lengths: it chose 0.25, its grid's low edge, at both
+#      (cpu-validation-supervised-beyond, 8 runs; the same edge rule);
+#   8. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -28,4 +30,5 @@ done
 "$PY" -m mtlib.reproduce run cpu-validation-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-long-beyond --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-validation-supervised-beyond --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"

@@ -509,6 +509,10 @@ LENGTH_PRESETS = (
                CPU_GRIDS["validation_seeds"],
                [_arm(length, chosen_knob=False, label=f"dropout={d:g}", dropout=d, **_VAL) for length in LENGTHS
                 for d in CPU_GRIDS["validation_dropouts"]], metric="ema_val_error"),
+    _by_length("cpu-validation-supervised-beyond", "CPU scale at both lengths: supervised-only at the dropout "
+               "beyond its grid's edge where its choice sits on it", ["supervised"], CPU_GRIDS["validation_seeds"],
+               [_arm(length, chosen_knob=False, label=f"dropout={d:g}", dropout=d, **_VAL) for length in LENGTHS
+                for d in CPU_GRIDS["validation_dropouts_extra"]], metric="ema_val_error"),
     # exploratory: seeds 0-7, every method at its value chosen for 9,000 steps, and Mean Teacher also at
     # the CPU scale's constant 0.99; refuses (NotChosenYet) while those values are None
     _by_length("cpu-tables-long", "Long CPU scale (9000 steps), 100 labels: every method at its own validated "
