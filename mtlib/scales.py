@@ -116,12 +116,14 @@ CPU_GRIDS = dict(
     validation_dropouts_extra=[0.0],
     # chosen values, None until chosen: mtlib.scales.chosen raises NotChosenYet naming the entry and
     # the preset whose runs choose it (CHOSEN_BY); the presets that need them refuse until then.
-    # The weights at 9,000 steps (cpu-validation-long, mtlib.book.validation.choose_weights)
-    method_weights_long=None,
-    # supervised-only's dropout at 3,000 and at 9,000 steps (cpu-validation-supervised,
-    # mtlib.book.validation.choose_supervised); cpu-tables keeps CPU_SCALE's 0.5 (committed runs)
-    supervised_dropout=None,
-    supervised_dropout_long=None,
+    # The weights at 9,000 steps (cpu-validation-long and, by the edge rule, cpu-validation-long-beyond;
+    # mtlib.book.validation.choose_weights): the Pi model's 0.3 is the widened grid's edge (it stays)
+    method_weights_long=dict(pi=0.3, temporal_ensembling=1.0, mean_teacher=1.0),
+    # supervised-only's dropout at 3,000 and at 9,000 steps (cpu-validation-supervised and, by the edge
+    # rule, cpu-validation-supervised-beyond; mtlib.book.validation.choose_supervised): 0.25 at both,
+    # dropout 0 beyond the edge being worse at both. cpu-tables keeps CPU_SCALE's 0.5 (committed runs)
+    supervised_dropout=0.25,
+    supervised_dropout_long=0.25,
     # --- VAT and Mean Teacher + VAT (the paper's Sec. 1 question; mtlib.book.vat_study) ---
     # epsilon is an L2 norm in the normalised input's units. The CPU scale's training images have an RMS
     # norm of 18.7 (GCN + ZCA at 16x16; mtlib.book.vat_measure.image_norms, all 8,000), so vat_tf's

@@ -13,7 +13,14 @@
 #      (cpu-validation-long-beyond, 12 runs; the same edge rule);
 #   7. supervised-only at dropout 0 at both lengths: it chose 0.25, its grid's low edge, at both
 #      (cpu-validation-supervised-beyond, 8 runs; the same edge rule);
-#   8. the label-count curve's new counts (cpu-label-curve, 60 runs to make).
+#   8. the exploratory headline at 9,000 steps, seeds 0-7, each method at its value validated there
+#      (cpu-tables-long, 40 runs);
+#   9. the claims' arms on the exploratory seeds 0-7 that no other preset made (cpu-confirm --seeds 0..7:
+#      existing runs are skipped; new are supervised-only at its validated dropout at 3,000 steps and
+#      Mean Teacher at decay 0 at 9,000 steps with its 9,000-step weight, 16 runs);
+#  10. the label-count curve's new counts (cpu-label-curve, 60 runs);
+#  11. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 80 runs);
+#  12. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -31,4 +38,8 @@ done
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-long-beyond --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised-beyond --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-tables-long --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-confirm --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-vat-validation --shard "$i/$n"

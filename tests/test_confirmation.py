@@ -38,3 +38,27 @@ def test_mixed_precisions_are_refused_not_hidden_as_missing():
     confirm["3000 steps", "supervised"][0] = result(100, "supervised", 30.0, precision="bf16")
     with pytest.raises(ValueError, match="never crosses two precisions"):
         confirmation.claim_rows(explore, confirm)
+
+
+def test_the_9000_step_headline_pairs_each_arm_by_seed_on_its_reported_model():
+    runs = made_up(range(8))
+    long = "9000 steps"
+    mt = {r.config["seed"]: r.final["ema_test_error"] for r in runs[long, "mean_teacher"]}   # 30 even, 27 odd seeds
+    runs[long, "mean_teacher, decay 0.99"] = [result(s, "mean_teacher", mt[s] + 2.0) for s in range(8)]
+    got = {f"{c.a} − {c.b}": c for c in confirmation.headline(runs, long)}
+    assert list(got) == ["Π model − Supervised-only", "Temporal Ensembling − Supervised-only",
+                         "Mean Teacher, paper schedule − Supervised-only", "Mean Teacher, paper schedule − Π model",
+                         "Mean Teacher, paper schedule − Temporal Ensembling",
+                         "Mean Teacher, paper schedule − Mean Teacher, decay 0.99"]
+    # Temporal Ensembling's raw network (31 / 32), not its EMA (20): differences -1 / -5 by seed
+    te = got["Mean Teacher, paper schedule − Temporal Ensembling"]
+    assert te.mean == pytest.approx(-3.0) and (round(te.low, 2), round(te.high, 2)) == (-4.79, -1.21) and te.a_lower
+    const = got["Mean Teacher, paper schedule − Mean Teacher, decay 0.99"]
+    assert const.mean == pytest.approx(-2.0) and const.n == 8
+    table = confirmation.arm_table(runs, long)
+    assert table.loc["Temporal Ensembling", "test error (%)"] == "31.50 ± 0.53"
+    assert table.loc["Mean Teacher, decay 0.99", "seeds"] == 8 and "Mean Teacher, decay 0" in table.index
+    assert confirmation.missing_seeds(runs, range(8), long) == 0
+    runs[long, "pi"] = runs[long, "pi"][:5]
+    assert confirmation.missing_seeds(runs, range(8), long) == 3 and confirmation.missing_seeds(runs, range(8), "x") == 0
+    assert confirmation.arm_name("mean_teacher", "3000 steps") == "Mean Teacher"   # its own EMA there: constant 0.99

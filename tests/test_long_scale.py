@@ -72,8 +72,9 @@ def test_supervised_tuning_has_the_same_budget_on_dropout_at_both_lengths():
     assert {r.config["n_val"] for r in runs} == {1000} and {r.config["seed"] for r in runs} == {0, 1, 2, 3}
 
 
-def test_presets_refuse_while_a_chosen_value_is_none_naming_the_entry(tmp_path, capsys):
-    assert CPU_GRIDS["method_weights_long"] is None and CPU_GRIDS["supervised_dropout_long"] is None
+def test_presets_refuse_while_a_chosen_value_is_none_naming_the_entry(tmp_path, capsys, monkeypatch):
+    for entry in ("method_weights_long", "supervised_dropout", "supervised_dropout_long"):   # before validation
+        monkeypatch.setitem(CPU_GRIDS, entry, None)
     with pytest.raises(NotChosenYet, match=r'CPU_GRIDS\["method_weights_long"\].*cpu-validation-long'):
         chosen("method_weights_long")
     with pytest.raises(NotChosenYet, match='supervised_dropout'):

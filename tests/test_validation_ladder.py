@@ -216,6 +216,24 @@ def test_the_points_beyond_the_grid_at_9000_steps_are_the_ones_the_committed_lon
                       for w in CPU_GRIDS["validation_weights_long_extra"] for s in CPU_GRIDS["validation_seeds"]}
 
 
+def test_supervised_only_runs_the_dropout_beyond_its_grid_edge_at_each_length_its_choice_sits_on():
+    """The edge rule for supervised-only's dropout: CPU_GRIDS["validation_dropouts_extra"] from the
+    committed cpu-validation-supervised runs' choice at each length, run by cpu-validation-supervised-beyond
+    at those lengths on the same seeds."""
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.scales import CPU_GRIDS
+
+    chosen = validation.choose_supervised(_committed("cpu-validation-supervised"))
+    extra = {length: validation.beyond_edges({"supervised": d}, CPU_GRIDS["validation_dropouts"],
+                                             CPU_GRIDS["validation_dropouts_beyond"]) for length, d in chosen.items()}
+    assert {length for length, e in extra.items() if e} == set(chosen)       # both lengths sit on an edge
+    assert all(e == CPU_GRIDS["validation_dropouts_extra"] for e in extra.values())
+    beyond = {(r.config["dropout"], r.config["seed"], r.config["n_val"], f"{r.config['steps']} steps")
+              for r in get_preset("cpu-validation-supervised-beyond").runs()}
+    assert beyond == {(d, s, CPU_GRIDS["validation_n_val"], length) for length in chosen
+                      for d in CPU_GRIDS["validation_dropouts_extra"] for s in CPU_GRIDS["validation_seeds"]}
+
+
 def _committed(preset):
     from pathlib import Path
 
@@ -244,7 +262,8 @@ def test_supervised_dropouts_are_the_ones_the_committed_supervised_validation_ru
     if None in written.values():
         pytest.skip("CPU_GRIDS['supervised_dropout' / 'supervised_dropout_long'] not chosen yet "
                     "(run cpu-validation-supervised)")
-    assert validation.choose_supervised(_committed("cpu-validation-supervised")) == written
+    runs = _committed("cpu-validation-supervised") + _committed("cpu-validation-supervised-beyond")   # the edge rule
+    assert validation.choose_supervised(runs) == written
 
 
 def test_plot_validation_rings_the_chosen_weight_of_each_method():
@@ -261,3 +280,58 @@ def test_plot_validation_rings_the_chosen_weight_of_each_method():
     rings = [line for line in ax.lines if line.get_markerfacecolor() == "none"]
     assert sorted((float(r.get_xdata()[0]), float(r.get_ydata()[0])) for r in rings) == [(1.0, 25.0), (3.0, 28.5)]
     assert ax.get_xscale() == "log" and len(ax.get_legend().get_texts()) == 2
+
+
+def test_plot_validation_of_a_dropout_grid_holding_0_is_linear_and_rings_the_choice():
+    runs = [SimpleNamespace(config=dict(method="supervised", dropout=d, seed=s, n_val=100, steps=10),
+                            final={"ema_val_error": e + s}) for d, e in ((0.0, 31.0), (0.25, 29.0), (0.5, 30.0)) for s in (0, 1)]
+    ax = validation.plot_validation(runs, knob="dropout")
+    rings = [line for line in ax.lines if line.get_markerfacecolor() == "none"]
+    assert [(float(r.get_xdata()[0]), float(r.get_ydata()[0])) for r in rings] == [(0.25, 29.5)]
+    assert ax.get_xscale() == "linear"
+
+
+def test_edge_note_names_the_points_beyond_and_is_empty_without_them():
+    assert validation.edge_note([]) == ""
+    assert validation.edge_note([0.3]) == " A choice sat on the grid's edge, so every method also ran weight(s) [0.3]."
+    assert validation.edge_note((0.0,), "dropout").endswith("also ran dropout(s) [0.0].")
+
+
+def test_preset_results_reads_a_grid_and_its_beyond_points_as_one_and_counts_the_missing(tmp_path):
+    from pathlib import Path
+
+    from mtlib.reproduce.presets import get_preset, preset_results
+    from mtlib.results import result_path
+
+    names = ["cpu-validation-supervised", "cpu-validation-supervised-beyond"]
+    runs = [r for name in names for r in get_preset(name).runs()]
+    assert preset_results(names, tmp_path) == ([], 24 + 8) and len(runs) == 24 + 8
+    committed = Path(__file__).resolve().parent.parent / "book" / "results" / "cpu"
+    for r in runs[:3]:                                   # three committed runs of the grid
+        result_path(tmp_path, r.config).write_bytes(result_path(committed, r.config).read_bytes())
+    found, missing = preset_results(names, tmp_path)
+    assert missing == 24 + 8 - 3
+    assert [result_path(tmp_path, r.config) for r in found] == [result_path(tmp_path, r.config) for r in runs[:3]]
+
+
+def test_check_book_values_compares_each_length_with_the_value_cpu_grids_holds_there(monkeypatch):
+    from mtlib.scales import CPU_GRIDS
+
+    def sup(d, s, e, steps):
+        return SimpleNamespace(config=dict(method="supervised", dropout=d, seed=s, n_val=100, steps=steps),
+                               final={"ema_val_error": e})
+    runs = [sup(d, s, e, 9000) for d, e in ((0.0, 30.0), (0.25, 29.0)) for s in (0, 1)]
+    monkeypatch.setitem(CPU_GRIDS, "supervised_dropout_long", 0.25)
+    monkeypatch.setitem(CPU_GRIDS, "supervised_dropout", 0.0)           # the 3,000-step value: not in runs
+    validation.check_book_values(runs, "dropout")
+    monkeypatch.setitem(CPU_GRIDS, "supervised_dropout_long", 0.0)
+    with pytest.raises(AssertionError, match=r"'9000 steps': \(0.25, 0.0\)"):
+        validation.check_book_values(runs, "dropout")
+    validation.check_book_values(runs, "dropout", check=False)
+    weights = [SimpleNamespace(config=dict(method="pi", consistency_weight=w, seed=s, n_val=100, steps=9000),
+                               final={"ema_val_error": e}) for w, e in ((1.0, 26.0), (3.0, 27.0)) for s in (0, 1)]
+    monkeypatch.setitem(CPU_GRIDS, "method_weights_long", {"pi": 1.0})
+    validation.check_book_values(weights, "consistency_weight")
+    monkeypatch.setitem(CPU_GRIDS, "method_weights_long", {"pi": 3.0})
+    with pytest.raises(AssertionError, match=r"'pi': \(1.0, 3.0\)"):
+        validation.check_book_values(weights, "consistency_weight")

@@ -46,3 +46,49 @@ def claim_frame(explore, confirm, claims=CLAIMS):
     import pandas as pd
 
     return pd.DataFrame(claim_rows(explore, confirm, claims)).set_index("claim")
+
+
+# the exploratory headline at 9,000 steps (cpu-tables-long): each semi-supervised method against
+# supervised-only and Mean Teacher against the others, then Mean Teacher's own EMA (the paper's schedule
+# there) against a constant 0.99, which separates the switch to 0.999 from the length
+HEADLINE_PAIRS = [("pi", "supervised"), ("temporal_ensembling", "supervised"), ("mean_teacher", "supervised"),
+                  ("mean_teacher", "pi"), ("mean_teacher", "temporal_ensembling"),
+                  ("mean_teacher", "mean_teacher, decay 0.99")]
+
+
+def arm_name(arm, length):
+    """A reader's name of an arm of ``mtlib.reproduce.presets.arms`` ("mean_teacher, decay 0" ->
+    "Mean Teacher, decay 0"; Mean Teacher's own EMA named where it is the paper's schedule)."""
+    from mtlib.book.style import NAMES
+
+    method, _, ema = arm.partition(", ")
+    if method == "mean_teacher" and not ema and CPU_GRIDS["mean_teacher_ema"][length]:
+        ema = "paper schedule"
+    return NAMES.get(method, method) + (f", {ema}" if ema else "")
+
+
+def missing_seeds(results, seeds, length):
+    """How many runs of ``seeds`` the arms at ``length`` of ``results`` ({(length, arm): [RunResult]}) lack."""
+    return sum(len(set(seeds) - {r.config["seed"] for r in runs}) for (at, _), runs in results.items() if at == length)
+
+
+def headline(results, length, pairs=HEADLINE_PAIRS):
+    """[Paired A − B] of the final test error of each arm's reported model (the EMA model; Temporal
+    Ensembling's raw network), paired by seed, for ``pairs`` of arms at ``length``."""
+    from mtlib.book import stats
+
+    return [stats.compare(results[length, a], results[length, b], arm_name(a, length), arm_name(b, length),
+                          metric=None) for a, b in pairs]
+
+
+def arm_table(results, length):
+    """Rows: the arms at ``length``; columns: mean ± std of the final test error (%) of the reported
+    model over the seeds, and the seeds."""
+    import pandas as pd
+
+    from mtlib.book import stats
+    from mtlib.book.tables import fmt
+
+    rows = [{"arm": arm_name(arm, length), "test error (%)": fmt(*stats.mean_std(stats.by_seed(runs, None).values())),
+             "seeds": len(runs)} for (at, arm), runs in results.items() if at == length]
+    return pd.DataFrame(rows).set_index("arm")

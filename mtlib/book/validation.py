@@ -78,6 +78,11 @@ def with_beyond_edges(runs_at, weights, beyond):
     return runs + (list(runs_at(extra)) if extra else []), extra
 
 
+def edge_note(extra, what="weight"):
+    """The sentence a chapter prints after :func:`with_beyond_edges` ("" when no choice sat on an edge)."""
+    return f" A choice sat on the grid's edge, so every method also ran {what}(s) {list(extra)}." if extra else ""
+
+
 def check_chosen(chosen, used, check=True):
     """Raise AssertionError when validation's ``chosen`` values ({method: value}) are not the ``used``
     ones the headline runs train with (a chapter's ``check_claims``; ``check=False``: do nothing)."""
@@ -97,6 +102,20 @@ def choose_supervised(results):
             for steps in lengths}
 
 
+def check_book_values(results, knob, check=True):
+    """Raise AssertionError unless what ``results`` choose per length is what ``CPU_GRIDS`` holds there
+    (``CHOSEN_AT``): the methods' weights (``knob="consistency_weight"``) or supervised-only's dropout
+    (``knob="dropout"``); lengths ``results`` do not cover are not checked."""
+    from mtlib.scales import CHOSEN_AT, CPU_GRIDS
+
+    for steps in sorted({r.config["steps"] for r in results}):
+        length, runs = f"{steps} steps", [r for r in results if r.config["steps"] == steps]
+        if knob == "dropout":
+            check_chosen(choose_supervised(runs), {length: CPU_GRIDS[CHOSEN_AT[length]["supervised"]]}, check)
+        else:
+            check_chosen(choose(runs, knob), CPU_GRIDS[CHOSEN_AT[length]["weights"]], check)
+
+
 def validation_table(results, knob="consistency_weight"):
     """Rows: method (and length where the runs have two); columns: the knob's value; cells: mean ± std
     of the final validation error (%) over seeds, the chosen value marked with *."""
@@ -114,7 +133,7 @@ def validation_table(results, knob="consistency_weight"):
 
 
 def plot_validation(results, knob="consistency_weight", ax=None, title=None):
-    """Validation error against ``knob`` (log scale), one curve per method (and length): mean over
+    """Validation error against ``knob`` (log scale unless a value is 0), one curve per method (and length): mean over
     seeds with ±1 std bars, the chosen value ringed."""
     import matplotlib.pyplot as plt
 
@@ -135,8 +154,8 @@ def plot_validation(results, knob="consistency_weight", ax=None, title=None):
                                capsize=3, color=color, label=label, ls="-" if steps == lengths[-1] else "--")
             best = values.index(chosen[method])
             ax.plot([values[best]], [stats[best][0]], "o", ms=13, mfc="none", mec=line[0].get_color(), mew=1.5)
-    ax.set_xscale("log")
     values = sorted({r.config[knob] for r in results})
+    ax.set_xscale("log" if values[0] > 0 else "linear")       # a dropout grid may hold 0
     ax.set_xticks(values, [f"{v:g}" for v in values])
     ax.minorticks_off()
     ax.set(xlabel=KNOB_NAMES.get(knob, knob), ylabel="final validation error (%)")

@@ -554,6 +554,15 @@ def arm_results(preset, folder, seeds=None):
     return {key: loaded(runs) for key, runs in arms(preset, seeds).items()}
 
 
+def preset_results(names, folder):
+    """``(results, missing)``: the runs of the presets ``names`` (a grid and the points the edge rule adds
+    beyond it, read as one) whose results file in ``folder`` matches, and how many of their runs do not."""
+    from mtlib.results import MATCHING, result_status
+    found = [result_status(folder, r.config) for name in names for r in get_preset(name).runs()]
+    results = [result for status, result in found if status == MATCHING]
+    return results, len(found) - len(results)
+
+
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
                   FIG4_EMA, FIG4_WEIGHT, FIG4_NOISE, FIG4_DROPOUT, FIG4_LOGIT, FIG4_TAU, TABLE1_VAT, TABLE2_VAT)
 PRESETS = {p.name: p for p in _PAPER_PRESETS}
