@@ -62,3 +62,17 @@ def test_the_9000_step_headline_pairs_each_arm_by_seed_on_its_reported_model():
     runs[long, "pi"] = runs[long, "pi"][:5]
     assert confirmation.missing_seeds(runs, range(8), long) == 3 and confirmation.missing_seeds(runs, range(8), "x") == 0
     assert confirmation.arm_name("mean_teacher", "3000 steps") == "Mean Teacher"   # its own EMA there: constant 0.99
+
+
+def test_a_target_claim_on_runs_without_the_logged_targets_says_so_instead_of_a_verdict():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    # seeds 4-7 of the exploratory Π model at 3,000 steps from before the targets' accuracy was logged
+    explore["3000 steps", "pi"] = [result(s, "pi", 29.0 - s % 2, target=None if s >= 4 else 75.0) for s in range(8)]
+    rows = {r["claim"]: r for r in confirmation.claim_rows(explore, confirm)}
+    target = rows["mt-vs-pi-targets@3000"]
+    assert target["exploratory verdict"] == "not logged: 4 runs made before the targets' accuracy was logged"
+    assert target["exploratory"] == "" and target["the two"] == "" and target["confirmatory verdict"] == "confirmed"
+    assert rows["mt-vs-pi@3000"]["exploratory verdict"] in ("as predicted", "not as predicted")   # test error is there
+    assert confirmation.has_value(explore["3000 steps", "pi"][0], claims.TARGET_ERROR)
+    assert not confirmation.has_value(explore["3000 steps", "pi"][7], claims.TARGET_ERROR)
+    assert confirmation.has_value(explore["3000 steps", "pi"][7], "ema_test_error")

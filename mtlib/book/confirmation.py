@@ -6,7 +6,7 @@ claim's exploratory verdict reads the same arms on the seeds every earlier choic
 (``CONFIRM_SEEDS``: "confirmed" or not), each with the same 95 % paired interval (Tables 1-2, Sec. 3.4).
 A side with an arm that lacks a seed says how many runs it waits for instead of a verdict.
 """
-from mtlib.book.claims import CLAIMS, verdicts
+from mtlib.book.claims import CLAIMS, TARGET_ERROR, verdicts
 from mtlib.scales import CPU_GRIDS
 
 EXPLORE_SEEDS = tuple(CPU_GRIDS["seeds"])
@@ -20,18 +20,37 @@ def missing_runs(claim, results, seeds):
     return sum(len(set(seeds) - have(arm)) for arm in (claim.a, claim.b))
 
 
+def has_value(result, metric):
+    """Whether a run holds a claim's number: a final metric, or the logged targets' accuracy
+    (``claims.TARGET_ERROR``; runs made before the trainer logged it have none)."""
+    if metric == TARGET_ERROR:
+        from mtlib.book.targets import has_targets
+        return has_targets(result)
+    return result.final.get(metric) is not None
+
+
+def unlogged_runs(claim, results, seeds):
+    """How many runs of ``seeds`` in the two arms of ``claim`` lack the claim's metric (a target claim
+    on runs made before the targets' accuracy was logged)."""
+    return sum(not has_value(r, metric) for arm, metric in ((claim.a, claim.metric_a), (claim.b, claim.metric_b))
+               for r in results.get((claim.length, arm), []) if r.config["seed"] in set(seeds))
+
+
 def claim_rows(explore, confirm, claims=CLAIMS):
     """One dict per claim: its difference and length, then for the exploratory (``explore`` on
     EXPLORE_SEEDS) and the confirmatory side (``confirm`` on the claim's seeds) the paired mean with its
-    interval and the verdict ("not run yet: n runs" where runs are missing), and whether the two
+    interval and the verdict ("not run yet: n runs" where runs are missing, "not logged: n runs" where
+    runs lack the claim's metric), and whether the two
     verdicts agree. A pair computed in two precisions is refused (``stats.check_one_precision``)."""
     rows = []
     for claim in claims:
         row = {"claim": claim.id, "difference": f"{claim.a} − {claim.b}", "length": claim.length}
         for side, results, seeds in (("exploratory", explore, EXPLORE_SEEDS), ("confirmatory", confirm, claim.seeds)):
-            missing = missing_runs(claim, results, seeds)
-            if missing:
-                row[side], row[f"{side} verdict"] = "", f"not run yet: {missing} runs"
+            missing, unlogged = missing_runs(claim, results, seeds), unlogged_runs(claim, results, seeds)
+            if missing or unlogged:
+                row[side] = ""
+                row[f"{side} verdict"] = f"not run yet: {missing} runs" if missing else \
+                    f"not logged: {unlogged} runs made before the targets' accuracy was logged"
                 continue
             (_, paired, verdict), = verdicts(results, seeds, [claim])
             row[side] = f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
