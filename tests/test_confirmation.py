@@ -76,3 +76,24 @@ def test_a_target_claim_on_runs_without_the_logged_targets_says_so_instead_of_a_
     assert confirmation.has_value(explore["3000 steps", "pi"][0], claims.TARGET_ERROR)
     assert not confirmation.has_value(explore["3000 steps", "pi"][7], claims.TARGET_ERROR)
     assert confirmation.has_value(explore["3000 steps", "pi"][7], "ema_test_error")
+
+
+def test_tally_counts_each_side_of_the_claim_frame():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    confirm["9000 steps", "pi"] = confirm["9000 steps", "pi"][:-2]      # three claims at 9,000 read the Π model
+    frame = confirmation.claim_frame(explore, confirm)
+    verdicts = list(frame["confirmatory verdict"])
+    n_conf, n_not = verdicts.count("confirmed"), verdicts.count("not confirmed")
+    assert n_conf + n_not == 14 - 3 and n_conf > 0 and n_not > 0
+    assert confirmation.tally(frame) == (f"confirmatory seeds: {n_conf} of 14 claims confirmed, "
+                                         f"{n_not} not confirmed, 3 waiting for runs")
+    assert confirmation.tally(frame, "exploratory").startswith("exploratory seeds: ") and \
+        confirmation.tally(frame, "exploratory").endswith("0 waiting for runs")
+
+
+def test_claim_rows_name_the_arms_as_a_reader_does():
+    rows = {r["claim"]: r for r in confirmation.claim_rows(made_up(range(8)), made_up(claims.CONFIRM_SEEDS))}
+    assert rows["mt-vs-te@3000"]["difference"] == "Mean Teacher − Temporal Ensembling"
+    assert rows["paper-schedule-vs-decay0@9000"]["difference"] == "Mean Teacher, paper schedule − Mean Teacher, decay 0"
+    assert rows["paper-schedule-vs-decay0@3000"]["difference"] == "Mean Teacher, paper schedule − Mean Teacher, decay 0"
+    assert rows["mt-vs-pi-targets@9000"]["difference"] == "Mean Teacher, paper schedule − Π model, the targets' error"

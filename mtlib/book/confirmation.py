@@ -44,7 +44,9 @@ def claim_rows(explore, confirm, claims=CLAIMS):
     verdicts agree. A pair computed in two precisions is refused (``stats.check_one_precision``)."""
     rows = []
     for claim in claims:
-        row = {"claim": claim.id, "difference": f"{claim.a} − {claim.b}", "length": claim.length}
+        names = (arm_name(claim.a, claim.length), arm_name(claim.b, claim.length))
+        what = ", the targets' error" if claim.metric_a == TARGET_ERROR else ""
+        row = {"claim": claim.id, "difference": f"{names[0]} − {names[1]}{what}", "length": claim.length}
         for side, results, seeds in (("exploratory", explore, EXPLORE_SEEDS), ("confirmatory", confirm, claim.seeds)):
             missing, unlogged = missing_runs(claim, results, seeds), unlogged_runs(claim, results, seeds)
             if missing or unlogged:
@@ -111,3 +113,13 @@ def arm_table(results, length):
     rows = [{"arm": arm_name(arm, length), "test error (%)": fmt(*stats.mean_std(stats.by_seed(runs, None).values())),
              "seeds": len(runs)} for (at, arm), runs in results.items() if at == length]
     return pd.DataFrame(rows).set_index("arm")
+
+
+def tally(frame, side="confirmatory"):
+    """A sentence counting the verdicts of one side of :func:`claim_frame`: how many claims hold, how
+    many do not, how many wait for runs or lack a logged value."""
+    verdicts = list(frame[f"{side} verdict"])
+    holds = "confirmed" if side == "confirmatory" else "as predicted"
+    waiting = sum(v.startswith(("not run yet", "not logged")) for v in verdicts)
+    return (f"{side} seeds: {verdicts.count(holds)} of {len(verdicts)} claims {holds}, "
+            f"{verdicts.count('not ' + holds)} not {holds}, {waiting} waiting for runs")
