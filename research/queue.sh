@@ -18,9 +18,12 @@
 #   9. the claims' arms on the exploratory seeds 0-7 that no other preset made (cpu-confirm --seeds 0..7:
 #      existing runs are skipped; new are supervised-only at its validated dropout at 3,000 steps and
 #      Mean Teacher at decay 0 at 9,000 steps with its 9,000-step weight, 16 runs);
-#  10. the label-count curve's new counts (cpu-label-curve, 60 runs);
-#  11. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 80 runs);
-#  12. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
+#  10. the Pi model's runs at 3,000 steps, seeds 4-7, made before the targets' accuracy was logged: the
+#      exploratory side of the claim mt-vs-pi-targets@3000 reads them (research/rerun_claim_targets.txt,
+#      4 runs into book/results/fp32-reruns; research/swap_fp32.py --list ... swaps them in);
+#  11. the label-count curve's new counts (cpu-label-curve, 60 runs);
+#  12. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 88 runs);
+#  13. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -40,6 +43,7 @@ done
 "$PY" -m mtlib.reproduce run cpu-validation-supervised-beyond --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-tables-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
+"$PY" research/rerun_fp32.py --list research/rerun_claim_targets.txt --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-vat-validation --shard "$i/$n"
