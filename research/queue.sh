@@ -21,6 +21,7 @@
 #  10. the Pi model's runs at 3,000 steps, seeds 4-7, made before the targets' accuracy was logged: the
 #      exploratory side of the claim mt-vs-pi-targets@3000 reads them (research/rerun_claim_targets.txt,
 #      4 runs into book/results/fp32-reruns; research/swap_fp32.py --list ... swaps them in);
+#  10b. the Mean Teacher chapter's exercises 2-4 (cpu-mean-teacher-exercises, 20 runs);
 #  11. the label-count curve's new counts (cpu-label-curve, 60 runs);
 #  12. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 88 runs);
 #  13. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
@@ -44,6 +45,7 @@ done
 "$PY" -m mtlib.reproduce run cpu-tables-long --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
 "$PY" research/rerun_fp32.py --list research/rerun_claim_targets.txt --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-mean-teacher-exercises --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-vat-validation --shard "$i/$n"

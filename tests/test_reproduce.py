@@ -268,3 +268,19 @@ def test_default_results_folder_follows_the_preset_scale(tmp_path, monkeypatch):
         assert folder == tmp_path / scale, preset
     _, folder = reproduce.select(parser.parse_args(["run", "cpu-tables", "--seeds", "0", "--results", str(tmp_path / "x")]))
     assert folder == tmp_path / "x"
+
+
+def test_the_mean_teacher_exercises_preset_runs_what_the_exercises_change_and_nothing_else():
+    from mtlib.reproduce.presets import get_preset
+    from mtlib.scales import CPU_GRIDS, CPU_SCALE
+
+    runs = list(get_preset("cpu-mean-teacher-exercises").runs())
+    assert len(runs) == 5 * 4 and {r.config["seed"] for r in runs} == set(CPU_GRIDS["ablation_seeds"])
+    from mtlib.config import RunConfig
+    base = RunConfig(**{**CPU_SCALE, "method": "mean_teacher"}).to_dict()
+    changed = {tuple(sorted((k, v) for k, v in RunConfig(**r.config).to_dict().items() if v != base[k] and k != "seed"))
+               for r in runs}
+    assert changed == {(("consistency_weight", 100.0),), (("teacher_dropout", False),),
+                       (("consistency_on", "all"),), (("consistency_on", "all"), ("consistency_weight", 30.0)),
+                       (("consistency_on", "all"), ("consistency_weight", 100.0))}
+    assert {r.config["method"] for r in runs} == {"mean_teacher"}

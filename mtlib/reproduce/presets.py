@@ -421,6 +421,15 @@ CPU_PRESETS = (
          [(name, {**changes, **LENGTHS[LENGTH_LONG]}) for name, changes in CPU_GRIDS["ladder_ema"]]),
     # is the collapse the consistency cost or the missing regularisation? supervised-only at the same
     # point, the same seeds as the ablations (its base run is cpu-tables' supervised run)
+    # the Mean Teacher chapter's exercises 2-4, which the committed runs do not answer: weight 100, a
+    # teacher without dropout, and the consistency cost on every image at weights 3, 30 and 100 (the
+    # sliders' seeds; the other points of those exercises are Figure 4's runs)
+    _cpu("cpu-mean-teacher-exercises", "CPU scale: the Mean Teacher chapter's exercises (weight 100, a teacher "
+         "without dropout, the consistency cost on all images)", "book/mean_teacher.ipynb",
+         [CPU_SCALE["n_labels"]], ["mean_teacher"], CPU_GRIDS["ablation_seeds"],
+         [("weight=100", {"consistency_weight": 100.0}), ("teacher without dropout", {"teacher_dropout": False})]
+         + [(f"consistency on all, weight={w:g}", {"consistency_on": "all", "consistency_weight": w})
+            for w in (3.0, 30.0, 100.0)]),
     _cpu("cpu-ablations-supervised", "CPU scale: supervised-only at the ablations' collapse point (no "
          "augmentation, no dropout)", "book/ablations.ipynb", [CPU_SCALE["n_labels"]], ["supervised"],
          CPU_GRIDS["ablation_seeds"], [(COLLAPSE_NAME, COLLAPSE)]),
