@@ -25,6 +25,8 @@
 #  11. the label-count curve's new counts (cpu-label-curve, 60 runs);
 #  12. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 88 runs);
 #  13. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
+# The short 3,000-step runs of 10, 10b and 11 go before 8 and 9 (a session that ends mid-run loses
+# its 9,000-step checkpoints with the machine; the short runs finish within one).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
 # Resumable: run the same command again (finished files are skipped, checkpoints resume);
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
@@ -42,10 +44,10 @@ done
 "$PY" -m mtlib.reproduce run cpu-validation-supervised --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-long-beyond --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-validation-supervised-beyond --shard "$i/$n"
-"$PY" -m mtlib.reproduce run cpu-tables-long --shard "$i/$n"
-"$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
 "$PY" research/rerun_fp32.py --list research/rerun_claim_targets.txt --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-mean-teacher-exercises --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-label-curve --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-tables-long --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-vat-validation --shard "$i/$n"
