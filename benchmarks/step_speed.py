@@ -36,7 +36,7 @@ from mtlib.data.batches import masked_labels
 from mtlib.data.datasets import cache_dir
 from mtlib.models import ConvNet13
 from mtlib.scales import CPU_SCALE
-from mtlib.training.precision import cpu_capability
+from mtlib.machine import cpu_capability
 from mtlib.training.trainer import Trainer
 
 BATCH = 100

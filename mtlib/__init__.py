@@ -11,7 +11,7 @@ __version__ = "0.3.0"
 
 from mtlib.config import RunConfig  # noqa: E402
 from mtlib.results import RunResult, load_result  # noqa: E402
-from mtlib.runs import run_or_load  # noqa: E402
-from mtlib.training.trainer import Trainer, train  # noqa: E402
+from mtlib.runs import run_or_load, train  # noqa: E402
+from mtlib.training.trainer import Trainer  # noqa: E402
 
 __all__ = ["RunConfig", "RunResult", "Trainer", "load_result", "run_or_load", "train", "__version__"]

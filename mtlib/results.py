@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import mtlib
-from mtlib.training.precision import cpu_capability
+from mtlib.machine import cpu_capability
 
 RESULTS_FORMAT = "mtlib-result/1"
 RESULTS_VERSION = 2          # 1: mtlib 0.1.0's loss scaling; 2: the authors' scaling (mtlib 0.2.0 on)

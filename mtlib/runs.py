@@ -110,3 +110,13 @@ def compute_or_load(results_dir, name, params, version, compute, retrain=False):
     data = compute()
     save_record(path, params, version, data, record_provenance(time.perf_counter() - start))
     return data, False
+
+
+def train(cfg=None, data=None, progress=True, resume=True, **params):
+    """Train one run: ``train(method="mean_teacher", n_labels=1000, steps=2000, ...)`` (the parameters are
+    RunConfig's, checked before anything is built), or ``train(cfg, seed=1)``."""
+    if cfg is None:
+        cfg = RunConfig(**params)
+    elif params:
+        cfg = cfg.replace(**params)
+    return Trainer(cfg, data).run(progress=progress, resume=resume)

@@ -116,11 +116,11 @@ def test_float_fields_refuse_nan_and_infinity(name, value):
 
 def test_train_refuses_nan_before_training(monkeypatch):
     import mtlib
-    import mtlib.training.trainer as trainer
+    import mtlib.runs as runs
 
     def no_trainer(*args, **kwargs):
         raise AssertionError("a Trainer was built for an invalid config")
 
-    monkeypatch.setattr(trainer, "Trainer", no_trainer)
+    monkeypatch.setattr(runs, "Trainer", no_trainer)
     with pytest.raises(ValueError, match=r"^lr=nan must be a finite number"):
         mtlib.train(lr=float("nan"))

@@ -1,4 +1,4 @@
-"""FLOP counts (mtlib.training.flops) against hand-computed values, and the pass counts of each method
+"""FLOP counts (mtlib.flops) against hand-computed values, and the pass counts of each method
 against what its loss actually computes."""
 import pytest
 import torch
@@ -11,7 +11,7 @@ from mtlib.data.noise import Augment
 from mtlib.data.splits import NO_LABEL
 from mtlib.models import build_model
 from mtlib.training import ema as ema_lib
-from mtlib.training import flops
+from mtlib import flops
 from mtlib.training.methods import METHOD_CLASSES, make_method
 
 

@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 
+from mtlib import machine
 from mtlib.config import RunConfig
 from mtlib.scales import CPU_SCALE
 from mtlib.training import precision
@@ -66,5 +67,5 @@ def test_unknown_precision_is_refused_by_name():
 
 
 def test_capability_names_the_vector_unit():
-    cap = precision.cpu_capability()
+    cap = machine.cpu_capability()
     assert cap.split()[0] in {"DEFAULT", "NO AVX", "AVX2", "AVX512", "ZVECTOR", "VSX", "SVE256", "SVE"}, cap

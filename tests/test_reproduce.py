@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import mtlib
+from mtlib.config import RunConfig
 from mtlib.reproduce import cli as reproduce
 from mtlib.reproduce.presets import PRESETS, get_preset
 from mtlib.results import load_result
@@ -101,7 +102,7 @@ def test_resnet_config_builds_and_steps():
                               num_classes=2)
     over = dict(n_labels=2, batch_size=4, labeled_per_batch=2, steps=1, eval_every=1, threads=1)
     run = next(iter(get_preset("table4-resnet").runs(seeds=[0], override=over)))
-    result = Trainer(run.config, data).run(progress=False)
+    result = Trainer(RunConfig.from_dict(run.config), data).run(progress=False)
     assert result.final["step"] == 1 and "ema_test_error" in result.final
 
 

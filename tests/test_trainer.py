@@ -164,3 +164,9 @@ def test_speed_knobs_keep_results_and_identity():
             for p in ("auto", "fp32", "bf16") for cl in (False, True) for c in (False, True)}
     assert keys == {run_key(tiny_cfg().to_dict())}
     assert run_key(tiny_cfg(seed=1).to_dict()) != run_key(tiny_cfg().to_dict())
+
+
+def test_trainer_refuses_a_dict_by_name():
+    """The config is checked once, in RunConfig; a dict would skip that check."""
+    with pytest.raises(TypeError, match=r"cfg must be a RunConfig.*RunConfig\.from_dict"):
+        Trainer(tiny_cfg().to_dict(), tiny_data())

@@ -10,7 +10,7 @@ from mtlib.book.paper import column_heading, paper_error
 from mtlib.book.stats import mean_std  # noqa: F401  (tables and chapters use it from here too)
 from mtlib.book.style import NAMES
 from mtlib.results import load_result
-from mtlib.training import flops
+from mtlib import flops
 from mtlib.training.methods import reported_metric
 
 
@@ -126,7 +126,7 @@ def _pass_key(config):
 def training_flops_table(presets, bf16=True):
     """One line per (network, method) of the presets' runs: the network's forward GFLOPs per image at
     its input size, the training GFLOPs per image of a batch and their ratio
-    (``mtlib.training.flops``: counted by torch, the backward passes measured); ``bf16``: whether the
+    (``mtlib.flops``: counted by torch, the backward passes measured); ``bf16``: whether the
     runs compute under bf16 autocast (only VAT's passes depend on it)."""
     lines = {}
     for preset in presets:
@@ -145,7 +145,7 @@ def training_flops_table(presets, bf16=True):
 
 def preset_cost(presets, sustained_tflops=ASSUMED_TFLOPS, bf16=True):
     """One line per preset: its runs' training PFLOPs (steps x batch x training FLOPs per image, summed;
-    ``mtlib.training.flops``, evaluation left out) and the GPU hours they take at ``sustained_tflops``,
+    ``mtlib.flops``, evaluation left out) and the GPU hours they take at ``sustained_tflops``,
     a sustained rate that is assumed, not measured (the column's heading says so)."""
     flops.gpu_hours(0, sustained_tflops)   # ValueError naming sustained_tflops for a rate that is not > 0
     hours = f"GPU hours at {sustained_tflops:g} TFLOP/s (assumed)"

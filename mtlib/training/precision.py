@@ -7,31 +7,17 @@ bf16 is emulated and was measured 5.3x slower than float32 at the book's CPU sca
 The two precisions give the same results within run-to-run noise (the introduction's paired
 comparison), not bit for bit.
 """
-import functools
 import os
 import warnings
-from pathlib import Path
 
 import torch
+
+from mtlib.machine import cpu_capability, cpu_has_native_bf16
 
 PRECISIONS = ("auto", "fp32", "bf16")
 # what precision="auto" resolves to on a CPU can be forced (the test suite checks both ways on one
 # machine: MTLIB_AUTO_PRECISION=fp32 as an AVX2 CPU resolves it, =bf16 as an AVX-512 BF16 one)
 AUTO_ENV = "MTLIB_AUTO_PRECISION"
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_has_native_bf16():
-    """True when this CPU computes bf16 natively (AVX512_BF16 or AMX tiles)."""
-    cpu = getattr(torch._C, "_cpu", None)
-    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        if cpu is not None and hasattr(cpu, probe) and getattr(cpu, probe)():
-            return True
-    try:   # fallback for builds without the probes: the kernel's CPU flags
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def native_bf16(device):
@@ -40,11 +26,6 @@ def native_bf16(device):
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return device.type == "cpu" and cpu_has_native_bf16()
-
-
-def cpu_capability():
-    """The CPU's vector capability as torch reports it (e.g. 'AVX2', 'AVX512'), plus ' +bf16' when native."""
-    return torch.backends.cpu.get_cpu_capability() + (" +bf16" if cpu_has_native_bf16() else "")
 
 
 _WARNED = set()

@@ -24,7 +24,6 @@ from mtlib.training import ema as ema_lib
 from mtlib.training import schedules
 from mtlib.data.batches import MaskedBatches, SamplerView, TwoStreamBatches
 from mtlib.training.checkpoints import load_checkpoint, save_checkpoint
-from mtlib.config import RunConfig
 from mtlib.data import load_data
 from mtlib.training.evaluation import evaluate
 from mtlib.training.recalibrate import noisy_batches, recalibrated
@@ -58,11 +57,13 @@ class Stopped(Exception):
 
 
 class Trainer:
-    """Builds model, EMA model, method, optimiser and batches from a RunConfig; ``run()`` trains."""
+    """Builds model, EMA model, method, optimiser and batches from a RunConfig (validated there, so
+    the trainer trusts it); ``run()`` trains."""
 
     def __init__(self, cfg, data=None):
-        self.cfg = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(dict(cfg))
-        cfg = self.cfg
+        if isinstance(cfg, dict):
+            raise TypeError("cfg must be a RunConfig, not a dict: RunConfig.from_dict(cfg) builds and checks one")
+        self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = torch.device(cfg.device)
@@ -339,12 +340,3 @@ class _Remapped(SamplerView):
 
     def __next__(self):
         return self.index[next(self.sampler)]
-
-
-def train(cfg=None, data=None, progress=True, resume=True, **params):
-    """Train one run: ``train(method="mean_teacher", n_labels=1000, steps=2000, ...)``."""
-    if cfg is None:
-        cfg = RunConfig(**params)
-    elif params:
-        cfg = cfg.replace(**params)
-    return Trainer(cfg, data).run(progress=progress, resume=resume)
