@@ -135,6 +135,14 @@ def result_status(results_dir, config, version=None, scanned=None):
     return MATCHING, result
 
 
+def matching_results(results_dir, configs):
+    """``(results, missing)``: the RunResults of ``configs`` (config dicts) whose file in ``results_dir`` is
+    MATCHING, in their order, and how many of them have none (missing, or another version or parameters)."""
+    found = [result_status(results_dir, c) for c in configs]
+    results = [result for status, result in found if status == MATCHING]
+    return results, len(found) - len(results)
+
+
 def provenance(device, wall_time_s, images_per_s, how=None):
     """Where and how a run was made: versions, commit, device, CPU capability, ``how`` (the resolved
     precision, memory format, compile), timing."""

@@ -14,8 +14,8 @@ from pathlib import Path
 import mtlib
 
 from mtlib.config import RunConfig
-from mtlib.results import (MATCHING, record_path, record_provenance, record_status, result_path, result_status,
-                           save_record)
+from mtlib.results import (MATCHING, matching_results, record_path, record_provenance, record_status, result_path,
+                           result_status, save_record)
 from mtlib.data import load_data
 from mtlib.training.trainer import Trainer
 
@@ -89,9 +89,7 @@ def load_runs(configs, results_dir, train=False):
     committed and names what is not run yet, training nothing)."""
     if train:
         return run_grid(configs, results_dir, save=results_dir is not None), 0
-    found = [result_status(results_dir, c.to_dict()) for c in configs]
-    results = [r for status, r in found if status == MATCHING]
-    return results, len(configs) - len(results)
+    return matching_results(results_dir, [c.to_dict() for c in configs])
 
 
 def compute_or_load(results_dir, name, params, version, compute, retrain=False):

@@ -8,8 +8,8 @@ import torch
 from mtlib.data.batches import masked_labels
 from mtlib.config import RunConfig
 from mtlib.data import SemiSupervisedData
-from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, load_result, result_path,
-                           result_status)
+from mtlib.results import (MATCHING, OTHER_PARAMETERS, OTHER_VERSION, RESULTS_VERSION, load_result, matching_results,
+                           result_path, result_status)
 from mtlib.training.precision import native_bf16
 from mtlib.runs import load_runs, run_or_load
 from mtlib.training.trainer import Trainer, TrainingDiverged
@@ -133,6 +133,11 @@ def test_load_runs_trains_nothing_unless_asked_and_counts_what_is_missing(tmp_pa
     assert [r.final for r in found] == [first.final] and missing == 1
     assert not result_path(tmp_path, cfgs[1].to_dict()).exists()
     assert load_runs([], tmp_path) == ([], 0)
+    assert matching_results(tmp_path, [c.to_dict() for c in cfgs]) == (found, 1)   # the presets' readers
+    stale = load_result(result_path(tmp_path, cfgs[0].to_dict()))
+    stale.provenance["results_version"] = RESULTS_VERSION - 1    # a file of another results version counts as missing
+    stale.save(result_path(tmp_path, cfgs[0].to_dict()))
+    assert load_runs(cfgs, tmp_path) == ([], 2)
 
 
 def test_foreign_results_file_is_rejected(tmp_path):

@@ -22,6 +22,7 @@ from mtlib.book import paper as _paper
 from mtlib.book import vat_study as _vat_study
 from mtlib.book.ablations import COLLAPSE, COLLAPSE_NAME, figure4_points
 from mtlib.config import RunConfig
+from mtlib.results import matching_results
 from mtlib.book.claims import CONFIRM_SEEDS
 from mtlib.scales import ALL_LABELED, CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
 from mtlib.training.methods import METHOD_CLASSES
@@ -557,19 +558,13 @@ def arms(preset, seeds=None):
 def arm_results(preset, folder, seeds=None):
     """{(length, arm): [RunResult]} of the runs of ``arms`` whose results file in ``folder`` matches
     (the others are left out: the claims' verdicts name what is missing)."""
-    from mtlib.results import MATCHING, result_status
-    loaded = lambda runs: [result for status, result in (result_status(folder, r.config) for r in runs)
-                           if status == MATCHING]
-    return {key: loaded(runs) for key, runs in arms(preset, seeds).items()}
+    return {key: matching_results(folder, [r.config for r in runs])[0] for key, runs in arms(preset, seeds).items()}
 
 
 def preset_results(names, folder):
     """``(results, missing)``: the runs of the presets ``names`` (a grid and the points the edge rule adds
     beyond it, read as one) whose results file in ``folder`` matches, and how many of their runs do not."""
-    from mtlib.results import MATCHING, result_status
-    found = [result_status(folder, r.config) for name in names for r in get_preset(name).runs()]
-    results = [result for status, result in found if status == MATCHING]
-    return results, len(found) - len(results)
+    return matching_results(folder, [r.config for name in names for r in get_preset(name).runs()])
 
 
 _PAPER_PRESETS = (TABLE1_SVHN, TABLE2_CIFAR10, TABLE3_SVHN_EXTRA, TABLE4_RESNET, FIG3_SVHN,
