@@ -14,10 +14,14 @@ AGREE = {("as predicted", "confirmed"): "agree", ("not as predicted", "not confi
          ("as predicted", "not confirmed"): "disagree", ("not as predicted", "confirmed"): "disagree"}
 
 
+def _lacking(results, seeds, keys):
+    """How many runs of ``seeds`` the arms ``keys`` ((length, arm) pairs) lack in ``results``."""
+    return sum(len(set(seeds) - {r.config["seed"] for r in results.get(key, [])}) for key in keys)
+
+
 def missing_runs(claim, results, seeds):
     """How many runs of ``seeds`` the two arms of ``claim`` lack in ``results`` ({(length, arm): [RunResult]})."""
-    have = lambda arm: {r.config["seed"] for r in results.get((claim.length, arm), [])}
-    return sum(len(set(seeds) - have(arm)) for arm in (claim.a, claim.b))
+    return _lacking(results, seeds, [(claim.length, claim.a), (claim.length, claim.b)])
 
 
 def has_value(result, metric):
@@ -90,7 +94,7 @@ def arm_name(arm, length):
 
 def missing_seeds(results, seeds, length):
     """How many runs of ``seeds`` the arms at ``length`` of ``results`` ({(length, arm): [RunResult]}) lack."""
-    return sum(len(set(seeds) - {r.config["seed"] for r in runs}) for (at, _), runs in results.items() if at == length)
+    return _lacking(results, seeds, [key for key in results if key[0] == length])
 
 
 def headline(results, length, pairs=HEADLINE_PAIRS):
