@@ -120,6 +120,21 @@ def test_list_and_help(capsys):
     assert e.value.code == 0 and "run" in capsys.readouterr().out
 
 
+def test_list_counts_the_finished_runs_of_a_folder(tmp_path):
+    """A run counts as done only with a matching results file (what `run` would skip): another version
+    does not count, and a preset whose folder does not exist shows 0 done."""
+    from mtlib.results import RESULTS_VERSION, RunResult, result_path
+    runs = list(get_preset("cpu-ablations-supervised").runs())
+    for r, version in zip(runs, (RESULTS_VERSION, RESULTS_VERSION, RESULTS_VERSION - 1)):
+        RunResult(config=r.config, provenance={"results_version": version}).save(result_path(tmp_path, r.config))
+    rc, out = cli("list", "--results", tmp_path)
+    assert rc == 0
+    assert "cpu-ablations-supervised            4 runs    2 done  " in out
+    assert "cpu-tables                         64 runs    0 done  " in out
+    rc, out = cli("list", "--results", tmp_path / "nowhere")
+    assert rc == 0 and "cpu-ablations-supervised            4 runs    0 done  " in out
+
+
 # ------------------------------------------------------------------------------- end to end
 def test_run_fills_table_then_skips(filled):
     folder, out = filled

@@ -268,7 +268,9 @@ def build_parser():
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Presets: " + ", ".join(PRESETS))
     sub = ap.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="print the presets and how many runs each has")
+    listing = sub.add_parser("list", help="print the presets, how many runs each has and how many are done")
+    listing.add_argument("--results", type=Path, default=None,
+                         help="count the finished runs in this folder (default: each preset's scale's folder)")
     run = sub.add_parser("run", help="run a preset's (selected, sharded) runs; skip finished ones")
     add_selection(run, checkpoints=True)
     run.add_argument("--shard", default=None, metavar="i/n", help="run only runs i, i+n, i+2n, ... (0 <= i < n)")
@@ -285,14 +287,21 @@ def build_parser():
 
 
 def cmd_list(args, out):
-    """One line per preset: its runs and title; a preset waiting for values validation has not chosen
-    yet says which (``mtlib.scales.NotChosenYet``) instead of its runs."""
+    """One line per preset: its runs, how many of them have a matching results file (``--results``, or
+    the preset's scale's folder: what a resumed ``run`` would skip) and its title; a preset waiting for
+    values validation has not chosen yet says which (``mtlib.scales.NotChosenYet``) instead."""
+    scanned = {}
     for name, p in PRESETS.items():
         try:
-            runs, note = f"{len(list(p.runs())):>4} runs", ""
+            runs = list(p.runs())
         except NotChosenYet as e:
-            runs, note = "   - runs", f"  [waits for CPU_GRIDS: {', '.join(e.entries)}]"
-        print(f"{name:<32} {runs}  {p.title}{note}", file=out)
+            print(f"{name:<32}    - runs            {p.title}  [waits for CPU_GRIDS: {', '.join(e.entries)}]", file=out)
+            continue
+        folder = Path(args.results) if args.results else default_results_dir(p.scale)
+        if folder not in scanned:
+            scanned[folder] = scan_results(folder) if folder.is_dir() else {}
+        done = sum(result_status(folder, r.config, scanned=scanned[folder])[0] == MATCHING for r in runs)
+        print(f"{name:<32} {len(runs):>4} runs {done:>4} done  {p.title}", file=out)
     return 0
 
 
