@@ -97,3 +97,17 @@ def test_claim_rows_name_the_arms_as_a_reader_does():
     assert rows["paper-schedule-vs-decay0@9000"]["difference"] == "Mean Teacher, paper schedule − Mean Teacher, decay 0"
     assert rows["paper-schedule-vs-decay0@3000"]["difference"] == "Mean Teacher, paper schedule − Mean Teacher, decay 0"
     assert rows["mt-vs-pi-targets@9000"]["difference"] == "Mean Teacher, paper schedule − Π model, the targets' error"
+
+
+def test_claim_comparisons_draw_each_made_side_with_its_seeds():
+    """The forest plot's rows: every side whose runs are all made, exploratory first, labelled with the
+    claim's difference, its length and the seeds; a side that waits for runs has no row."""
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    del confirm["3000 steps", "supervised"]
+    labels, comparisons = confirmation.claim_comparisons(explore, confirm)
+    assert len(labels) == len(comparisons) == 2 * len(claims.CLAIMS) - 3   # 3 claims read supervised at 3,000
+    first = comparisons[labels.index("Π model − Supervised-only, 3000 steps; exploratory seeds 0–7")]
+    assert (first.mean, first.n) == (-1.5, 8)
+    assert "Π model − Supervised-only, 3000 steps; confirmatory seeds 100–107" not in labels
+    assert "Π model − Supervised-only, 9000 steps; confirmatory seeds 100–107" in labels
+    assert "Mean Teacher − Π model, the targets' error, 3000 steps; exploratory seeds 0–7" in labels

@@ -224,3 +224,15 @@ def test_forest_plot_cuts_a_far_row_at_xlim_and_prints_its_mean():
     texts = [t.get_text() for t in ax.texts]
     assert "+44.1" in texts and "collapse − base   (4 runs)" in texts
     assert ax.get_xlim() == (-5, 12)
+
+
+def test_forest_plot_takes_one_label_per_row():
+    from mtlib.book.plots import forest_plot
+    from mtlib.book.stats import Paired
+
+    rows = [Paired(a="A", b="B", n=4, mean=-1.0, low=-2.0, high=0.5), Paired(a="C", b="D", n=8, mean=1.0, low=0.2, high=1.8)]
+    ax = forest_plot(rows, labels=["claim one; exploratory seeds 0–7", "claim one; confirmatory seeds 100–107"])
+    texts = [t.get_text() for t in ax.texts]
+    assert "claim one; exploratory seeds 0–7   (4 seeds)" in texts and "claim one; confirmatory seeds 100–107   (8 seeds)" in texts
+    with pytest.raises(ValueError, match="labels has 1 entries for 2 comparisons"):
+        forest_plot(rows, labels=["only one"])

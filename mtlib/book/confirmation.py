@@ -40,30 +40,57 @@ def unlogged_runs(claim, results, seeds):
                for r in results.get((claim.length, arm), []) if r.config["seed"] in set(seeds))
 
 
+def _side(claim, results, seeds):
+    """(Paired A − B, verdict) of ``claim`` on ``seeds``, or (None, what it waits for): "not run yet: n
+    runs" where runs are missing, "not logged: n runs ..." where runs lack the claim's metric."""
+    missing, unlogged = missing_runs(claim, results, seeds), unlogged_runs(claim, results, seeds)
+    if missing:
+        return None, f"not run yet: {missing} runs"
+    if unlogged:
+        return None, f"not logged: {unlogged} runs made before the targets' accuracy was logged"
+    (_, paired, verdict), = verdicts(results, seeds, [claim])
+    return paired, verdict
+
+
+def _sides(explore, confirm, claim):
+    return (("exploratory", explore, EXPLORE_SEEDS), ("confirmatory", confirm, claim.seeds))
+
+
 def claim_rows(explore, confirm, claims=CLAIMS):
     """One dict per claim: its difference and length, then for the exploratory (``explore`` on
     EXPLORE_SEEDS) and the confirmatory side (``confirm`` on the claim's seeds) the paired mean with its
-    interval and the verdict ("not run yet: n runs" where runs are missing, "not logged: n runs" where
-    runs lack the claim's metric), and whether the two
+    interval and the verdict (or what the side waits for, :func:`_side`), and whether the two
     verdicts agree. A pair computed in two precisions is refused (``stats.check_one_precision``)."""
     rows = []
     for claim in claims:
-        names = (arm_name(claim.a, claim.length), arm_name(claim.b, claim.length))
-        what = ", the targets' error" if claim.metric_a == TARGET_ERROR else ""
-        row = {"claim": claim.id, "difference": f"{names[0]} − {names[1]}{what}", "length": claim.length}
-        for side, results, seeds in (("exploratory", explore, EXPLORE_SEEDS), ("confirmatory", confirm, claim.seeds)):
-            missing, unlogged = missing_runs(claim, results, seeds), unlogged_runs(claim, results, seeds)
-            if missing or unlogged:
-                row[side] = ""
-                row[f"{side} verdict"] = f"not run yet: {missing} runs" if missing else \
-                    f"not logged: {unlogged} runs made before the targets' accuracy was logged"
-                continue
-            (_, paired, verdict), = verdicts(results, seeds, [claim])
-            row[side] = f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
+        row = {"claim": claim.id, "difference": difference(claim), "length": claim.length}
+        for side, results, seeds in _sides(explore, confirm, claim):
+            paired, verdict = _side(claim, results, seeds)
+            row[side] = "" if paired is None else f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
             row[f"{side} verdict"] = verdict
         row["the two"] = AGREE.get((row["exploratory verdict"], row["confirmatory verdict"]), "")
         rows.append(row)
     return rows
+
+
+def difference(claim):
+    """A reader's name of a claim's difference: "Mean Teacher − Π model, the targets' error"."""
+    what = ", the targets' error" if claim.metric_a == TARGET_ERROR else ""
+    return f"{arm_name(claim.a, claim.length)} − {arm_name(claim.b, claim.length)}{what}"
+
+
+def claim_comparisons(explore, confirm, claims=CLAIMS):
+    """``(labels, comparisons)`` for ``mtlib.book.plots.forest_plot``: every side of every claim whose
+    runs are all made, the exploratory side first, labelled with the claim, its length and the seeds
+    (every claim predicts A − B < 0: green is the predicted side)."""
+    labels, comparisons = [], []
+    for claim in claims:
+        for side, results, seeds in _sides(explore, confirm, claim):
+            paired, _ = _side(claim, results, seeds)
+            if paired is not None:
+                labels.append(f"{difference(claim)}, {claim.length}; {side} seeds {min(seeds)}–{max(seeds)}")
+                comparisons.append(paired)
+    return labels, comparisons
 
 
 def claim_frame(explore, confirm, claims=CLAIMS):

@@ -271,15 +271,19 @@ def plot_figure4(panels, metric="ema_test_error", suptitle=None, ncols=3):
 VERDICT_COLORS = {"a_lower": "C2", "b_lower": "C3", "unresolved": "0.45"}
 
 
-def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds", xlim=None):
+def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds", xlim=None, labels=None):
     """One row per paired comparison (``mtlib.book.stats.Paired``, A − B): its mean as a point and its
     interval as a bar, zero marked; the colour is the interval rule's verdict (green: A lower, red:
     B lower, grey: not resolved). Row labels are written in full, above each bar, with the number of
-    pairs (``count`` names what is paired: seeds, or runs). ``xlim=(low, high)`` keeps one far row from
-    squeezing the rest: a bar beyond it is cut at the edge, marked with an arrow and its mean."""
+    pairs (``count`` names what is paired: seeds, or runs); ``labels``, one per row, replace "A − B".
+    ``xlim=(low, high)`` keeps one far row from squeezing the rest: a bar beyond it is cut at the edge,
+    marked with an arrow and its mean."""
     comparisons = list(comparisons)
+    labels = [f"{c.a} − {c.b}" for c in comparisons] if labels is None else list(labels)
+    if len(labels) != len(comparisons):
+        raise ValueError(f"labels has {len(labels)} entries for {len(comparisons)} comparisons: give one per row")
     ax = _ax(ax, figsize=(7.5, 0.62 * len(comparisons) + 0.9))
-    for y, c in enumerate(reversed(comparisons)):
+    for y, (c, label) in enumerate(zip(reversed(comparisons), reversed(labels))):
         verdict = "a_lower" if c.a_lower else "b_lower" if c.b_lower else "unresolved"
         color = VERDICT_COLORS[verdict]
         finite = c.low > -float("inf") and c.high < float("inf")
@@ -293,7 +297,7 @@ def forest_plot(comparisons, title=None, unit="points", ax=None, count="seeds", 
         if mean != c.mean:
             ax.annotate(f"{c.mean:+.1f}", (mean, y), xytext=(-4 if c.mean > 0 else 4, -11),
                         textcoords="offset points", fontsize=7, ha="right" if c.mean > 0 else "left", color=color)
-        ax.annotate(f"{c.a} − {c.b}   ({c.n} {count})", (0, y), xycoords=("axes fraction", "data"),
+        ax.annotate(f"{label}   ({c.n} {count})", (0, y), xycoords=("axes fraction", "data"),
                     xytext=(2, 7), textcoords="offset points", fontsize=7.5, va="bottom")
     if xlim is not None:
         ax.set_xlim(*xlim)
