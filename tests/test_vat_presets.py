@@ -58,6 +58,34 @@ def test_comparison_preset_once_chosen(monkeypatch):
     assert {c["dropout"] for c in by_arm["supervised"]} == {0.5}
 
 
+def test_long_comparison_preset_runs_every_arm_at_9000_steps_with_the_long_values(monkeypatch):
+    """At 9,000 steps: the same ε (validated once, at 3,000 steps), Mean Teacher's weight and EMA as
+    validated for that length (the paper's schedule) in both Mean Teacher arms and in Mean Teacher itself,
+    supervised-only at its long dropout; the VAT arm keeps the trainer's default EMA, as supervised-only."""
+    from mtlib.scales import LONG, PAPER_EMA
+    for k, v in CHOSEN.items():
+        monkeypatch.setitem(CPU_GRIDS, k, v)
+    monkeypatch.setitem(CPU_GRIDS, "supervised_dropout_long", 0.75)
+    runs = list(get_preset("cpu-vat-long").runs())
+    assert len(runs) == 5 * 8
+    by_arm = {}
+    for r in runs:
+        by_arm.setdefault(vat_study.arm_of(r.config), []).append(r.config)
+    long_weight = CPU_GRIDS["method_weights_long"]["mean_teacher"]
+    for arm, configs in by_arm.items():
+        assert all({k: c[k] for k in LONG} == LONG for c in configs)
+        if arm in vat_study.ARMS:
+            assert {c["vat_epsilon"] for c in configs} == {CHOSEN["vat_epsilon"][arm]}
+        if arm in ("mean_teacher", "mean_teacher_vat/student", "mean_teacher_vat/teacher"):
+            assert all({k: c[k] for k in PAPER_EMA} == PAPER_EMA and c["consistency_weight"] == long_weight
+                       for c in configs), arm
+    assert {c["ema_schedule"] for c in by_arm["vat"]} == {RunConfig(**CPU_SCALE).ema_schedule}
+    assert {c["dropout"] for c in by_arm["supervised"]} == {0.75}
+    short = {vat_study.arm_of(r.config): r.config for r in get_preset("cpu-vat").runs(seeds=[0])}
+    assert short["mean_teacher_vat/teacher"]["steps"] == 3000
+    assert short["mean_teacher_vat/teacher"]["consistency_weight"] == CPU_GRIDS["method_weights"]["mean_teacher"]
+
+
 def test_the_chapters_configs_are_the_presets(monkeypatch):
     base = RunConfig(**CPU_SCALE)
     chapter = vat_study.validation_configs(base, CPU_GRIDS["validation_seeds"], CPU_GRIDS["vat_epsilons"],

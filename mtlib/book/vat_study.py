@@ -12,7 +12,7 @@ and supervised-only at their own validated values on paired seeds (``comparisons
 import pandas as pd
 
 from mtlib.book import stats, validation
-from mtlib.scales import CPU_GRIDS, LENGTH_SHORT, NotChosenYet, chosen, chosen_knobs
+from mtlib.scales import CPU_GRIDS, LENGTH_SHORT, LENGTHS, NotChosenYet, chosen, chosen_knobs
 
 # arm name (the key of CPU_GRIDS["vat_epsilon"]): its method and vat_target
 ARMS = {"vat": dict(method="vat", vat_target="student"),
@@ -29,24 +29,28 @@ def vat_settings():
     return dict(vat_xi=CPU_GRIDS["vat_xi"], vat_power_iterations=1, vat_weight=1.0, vat_entmin_weight=0.0)
 
 
-def arm_values(arm, epsilon):
-    """The RunConfig changes of ``arm`` at ``epsilon``; the Mean Teacher arms at Mean Teacher's weight."""
+def arm_values(arm, epsilon, length=LENGTH_SHORT):
+    """The RunConfig changes of ``arm`` at ``epsilon`` and ``length`` (``mtlib.scales.LENGTHS``); the Mean
+    Teacher arms at Mean Teacher's weight validated for that length and its EMA there (the paper's
+    schedule at 9,000 steps). ε is validated once, at 3,000 steps, for both lengths."""
     if arm not in ARMS:
         raise ValueError(f"arm={arm!r} is not one of {list(ARMS)}")
-    weight = {"consistency_weight": CPU_GRIDS["method_weights"]["mean_teacher"]} if arm != "vat" else {}
-    return {**ARMS[arm], **vat_settings(), "vat_epsilon": epsilon, **weight}
+    teacher = {} if arm == "vat" else {**CPU_GRIDS["mean_teacher_ema"][length],
+                                       **chosen_knobs("mean_teacher", length, needed_by=f"{arm} at {length}")}
+    return {**LENGTHS[length], **ARMS[arm], **vat_settings(), "vat_epsilon": epsilon, **teacher}
 
 
-def baseline_values(method, fallback=False):
-    """Mean Teacher's or supervised-only's changes at 3,000 steps: its EMA there and the value validation
+def baseline_values(method, fallback=False, length=LENGTH_SHORT):
+    """Mean Teacher's or supervised-only's changes at ``length``: its EMA there and the value validation
     chose for it (``mtlib.scales.chosen_knobs``; NotChosenYet while None, or with ``fallback`` the base's)."""
-    ema = CPU_GRIDS["mean_teacher_ema"][LENGTH_SHORT] if method == "mean_teacher" else {}
+    ema = CPU_GRIDS["mean_teacher_ema"][length] if method == "mean_teacher" else {}
     try:
-        return {"method": method, **ema, **chosen_knobs(method, LENGTH_SHORT, needed_by=f"{method} in cpu-vat")}
+        return {"method": method, **LENGTHS[length], **ema,
+                **chosen_knobs(method, length, needed_by=f"{method} in cpu-vat")}
     except NotChosenYet:
         if not fallback:
             raise
-        return {"method": method, **ema}
+        return {"method": method, **LENGTHS[length], **ema}
 
 
 def book_epsilons():
@@ -67,9 +71,10 @@ def validation_configs(base, seeds, epsilons, n_val):
     return [base.replace(seed=s, n_val=n_val, **arm_values(arm, e)) for s in seeds for e in epsilons for arm in ARMS]
 
 
-def comparison_configs(base, seeds, epsilons, fallback=False):
-    """The three arms at their ε (``epsilons``: {arm: ε}) and the baselines, on every seed."""
-    changes = [arm_values(arm, epsilons[arm]) for arm in ARMS] + [baseline_values(m, fallback) for m in BASELINES]
+def comparison_configs(base, seeds, epsilons, fallback=False, length=LENGTH_SHORT):
+    """The three arms at their ε (``epsilons``: {arm: ε}) and the baselines, on every seed, at ``length``."""
+    changes = [arm_values(arm, epsilons[arm], length) for arm in ARMS] + \
+        [baseline_values(m, fallback, length) for m in BASELINES]
     return [base.replace(seed=s, **c) for s in seeds for c in changes]
 
 

@@ -24,7 +24,8 @@ from mtlib.book.ablations import COLLAPSE, COLLAPSE_NAME, figure4_points
 from mtlib.config import RunConfig
 from mtlib.results import matching_results
 from mtlib.book.claims import CONFIRM_SEEDS
-from mtlib.scales import ALL_LABELED, CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTHS, SMOKE, NotChosenYet, chosen_knobs
+from mtlib.scales import (ALL_LABELED, CPU_GRIDS, CPU_SCALE, LENGTH_LONG, LENGTH_SHORT, LENGTHS, SMOKE, NotChosenYet,
+                          chosen_knobs)
 from mtlib.training.methods import METHOD_CLASSES
 
 SVHN_TRAIN, CIFAR10_TRAIN = 73257, 50000
@@ -583,14 +584,17 @@ def get_preset(name):
 
 
 # ------------------------------------------ the CPU scale: VAT and Mean Teacher + VAT (mtlib.book.vat_study)
-def _vat_arm_build(method, n, value):
-    """The values of a VAT preset's run; ``value``: (arm, ε or None: the arm's chosen ε, NotChosenYet while
-    None; further changes), the baselines at their validated values (``vat_study.baseline_values``)."""
-    arm, epsilon, changes = (tuple(value) + ({},))[:3]
-    if arm in _vat_study.BASELINES:
-        return {**CPU_SCALE, "n_labels": n, **_vat_study.baseline_values(arm)}
-    epsilon = _vat_study.book_epsilons()[arm] if epsilon is None else epsilon
-    return {**CPU_SCALE, "n_labels": n, **_vat_study.arm_values(arm, epsilon), **changes}
+def _vat_arm_builder(length=LENGTH_SHORT):
+    """The build of a VAT preset's runs at ``length``: ``value`` is (arm, ε or None: the arm's chosen ε,
+    NotChosenYet while None; further changes), the baselines at their validated values there
+    (``vat_study.baseline_values``)."""
+    def build(method, n, value):
+        arm, epsilon, changes = (tuple(value) + ({},))[:3]
+        if arm in _vat_study.BASELINES:
+            return {**CPU_SCALE, "n_labels": n, **_vat_study.baseline_values(arm, length=length)}
+        epsilon = _vat_study.book_epsilons()[arm] if epsilon is None else epsilon
+        return {**CPU_SCALE, "n_labels": n, **_vat_study.arm_values(arm, epsilon, length), **changes}
+    return build
 
 
 def _vat_include(method, n, vname):
@@ -606,15 +610,20 @@ CPU_VAT_VALIDATION = Preset(
     default_seeds=tuple(CPU_GRIDS["validation_seeds"]), metric="ema_val_error",
     variants=tuple((f"{arm}, eps={e:g}", (arm, e, dict(n_val=CPU_GRIDS["validation_n_val"])))
                    for e in CPU_GRIDS["vat_epsilons"] for arm in _vat_study.ARMS),
-    build=_vat_arm_build, include=_vat_include)
-# 8 paired seeds at 3,000 steps: the three arms at their chosen epsilon, Mean Teacher and supervised-only
+    build=_vat_arm_builder(), include=_vat_include)
+# 8 paired seeds at each length: the three arms at their chosen epsilon, Mean Teacher and supervised-only
 # at their validated values; refuses (NotChosenYet) while CPU_GRIDS["vat_epsilon"] (or a baseline's value) is None
-CPU_VAT = Preset(
-    name="cpu-vat", title="CPU scale, 100 labels: VAT and Mean Teacher + VAT (a, b) at their validated epsilon "
-    "against Mean Teacher and supervised-only at theirs, paired seeds", notebook="book/mean_teacher_vat.ipynb",
-    label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
-    n_seeds=lambda n: len(CPU_GRIDS["seeds"]), default_seeds=tuple(CPU_GRIDS["seeds"]),
-    variants=tuple((arm, (arm, None)) for arm in list(_vat_study.ARMS) + list(_vat_study.BASELINES)),
-    build=_vat_arm_build, include=_vat_include)
-CPU_PRESETS += (CPU_VAT_VALIDATION, CPU_VAT)
-PRESETS.update({p.name: p for p in (CPU_VAT_VALIDATION, CPU_VAT)})
+def _cpu_vat(name, length, title):
+    return Preset(name=name, title=title, notebook="book/mean_teacher_vat.ipynb",
+                  label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
+                  n_seeds=lambda n: len(CPU_GRIDS["seeds"]), default_seeds=tuple(CPU_GRIDS["seeds"]),
+                  variants=tuple((arm, (arm, None)) for arm in list(_vat_study.ARMS) + list(_vat_study.BASELINES)),
+                  build=_vat_arm_builder(length), include=_vat_include)
+
+
+CPU_VAT = _cpu_vat("cpu-vat", LENGTH_SHORT, "CPU scale, 100 labels: VAT and Mean Teacher + VAT (a, b) at their "
+                   "validated epsilon against Mean Teacher and supervised-only at theirs, paired seeds")
+CPU_VAT_LONG = _cpu_vat("cpu-vat-long", LENGTH_LONG, "Long CPU scale (9000 steps), 100 labels: the same arms, "
+                        "epsilon as validated at 3000 steps, Mean Teacher's weight and EMA as validated at 9000")
+CPU_PRESETS += (CPU_VAT_VALIDATION, CPU_VAT, CPU_VAT_LONG)
+PRESETS.update({p.name: p for p in (CPU_VAT_VALIDATION, CPU_VAT, CPU_VAT_LONG)})
