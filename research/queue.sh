@@ -32,6 +32,9 @@
 # stop with SIGTERM to the python processes (they checkpoint at the end of a step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# every python below imports this checkout's mtlib (a script in research/ would otherwise get the
+# installed one, which an editable install points at another tree)
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 i=${1:?shard index}; n=${2:-2}
 PY=${PYTHON:-python}
 for norm in weightnorm batchnorm; do
