@@ -8,7 +8,10 @@ precision is not part of it) with ``precision="fp32"`` and 1 thread, and writes 
 takes lines i, i+n, ...), resumable (checkpoints in ``<out>/checkpoints``; a finished file is skipped)
 and stoppable with SIGTERM at the end of a step::
 
-    for i in 0 1; do python research/rerun_fp32.py --shard $i/2 & done
+    for i in 0 1; do PYTHONPATH=. python research/rerun_fp32.py --shard $i/2 & done
+
+(``PYTHONPATH=.``: a script in research/ otherwise imports the installed mtlib, which an editable
+install points at whatever tree it was installed from; ``research/queue.sh`` sets it.)
 """
 import argparse
 import sys
