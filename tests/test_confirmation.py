@@ -111,3 +111,22 @@ def test_claim_comparisons_draw_each_made_side_with_its_seeds():
     assert "Π model − Supervised-only, 3000 steps; confirmatory seeds 100–107" not in labels
     assert "Π model − Supervised-only, 9000 steps; confirmatory seeds 100–107" in labels
     assert "Mean Teacher − Π model, the targets' error, 3000 steps; exploratory seeds 0–7" in labels
+
+
+def test_what_holds_is_built_from_the_confirmatory_side_only():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    confirm["9000 steps", "pi"] = confirm["9000 steps", "pi"][:-2]      # three claims at 9,000 read the Π model
+    # the exploratory side of one claim turned around: the text must still follow the confirmatory one
+    explore["3000 steps", "pi"] = [result(s, "pi", 31.0 + s % 2, target=75.0) for s in range(8)]
+    frame = confirmation.claim_frame(explore, confirm)
+    text = confirmation.holds_markdown(frame)
+    confirmed, rest = text.split("**Not confirmed**")
+    assert "* Π model − Supervised-only, 3000 steps: -1.50 [-1.95, -1.05] (the exploratory seeds disagreed)" in confirmed
+    assert "Mean Teacher, paper schedule − Π model, 9000 steps:" not in confirmed + rest.split("wait for")[0]
+    assert "3 of 14 claims wait for confirmatory runs" in rest and "Mean Teacher, paper schedule − Π model, 9000 steps (not run yet: 2 runs)" in rest
+    n_listed = text.count("\n* ")
+    assert n_listed == 14 - 3 == list(frame["confirmatory verdict"]).count("confirmed") + \
+        list(frame["confirmatory verdict"]).count("not confirmed")
+    nothing = confirmation.holds_markdown(confirmation.claim_frame(explore, {}))
+    assert nothing.startswith("No claim has its confirmatory runs yet") and nothing.endswith(
+        "14 of 14 claims wait for confirmatory runs (`python -m mtlib.reproduce run cpu-confirm`).")

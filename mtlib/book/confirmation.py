@@ -154,3 +154,31 @@ def tally(frame, side="confirmatory"):
     waiting = sum(v.startswith(("not run yet", "not logged")) for v in verdicts)
     return (f"{side} seeds: {verdicts.count(holds)} of {len(verdicts)} claims {holds}, "
             f"{verdicts.count('not ' + holds)} not {holds}, {waiting} waiting for runs")
+
+
+def holds_markdown(frame):
+    """What holds at this scale, from the confirmatory side of :func:`claim_frame` only: a Markdown list
+    of the confirmed claims, then those not confirmed, each with its interval on the confirmatory seeds
+    (and a note where the exploratory verdict disagreed), then how many claims still wait for runs."""
+    groups = {"confirmed": [], "not confirmed": [], "waiting": []}
+    for claim_id, row in frame.iterrows():
+        verdict = row["confirmatory verdict"]
+        name = f"{row['difference']}, {row['length']}"
+        if verdict in ("confirmed", "not confirmed"):
+            seen = " (the exploratory seeds disagreed)" if row["the two"] == "disagree" else ""
+            groups[verdict].append(f"* {name}: {row['confirmatory']}{seen}")
+        else:
+            groups["waiting"].append(f"{name} ({verdict})")
+    parts = []
+    if groups["confirmed"]:
+        parts.append("**Confirmed** on seeds 100–107 (A − B, points, 95 % interval):\n" + "\n".join(groups["confirmed"]))
+    if groups["not confirmed"]:
+        parts.append("**Not confirmed** on seeds 100–107 (the interval does not exclude 0 on the predicted side, "
+                     "or excludes it on the other):\n" + "\n".join(groups["not confirmed"]))
+    if not groups["confirmed"] and not groups["not confirmed"]:
+        parts.append("No claim has its confirmatory runs yet, so nothing is confirmed at this scale yet.")
+    if groups["waiting"]:   # named one by one only while some claims already have their verdict
+        named = "" if len(groups["waiting"]) == len(frame) else ": " + "; ".join(groups["waiting"])
+        parts.append(f"{len(groups['waiting'])} of {len(frame)} claims wait for confirmatory runs "
+                     f"(`python -m mtlib.reproduce run cpu-confirm`){named}.")
+    return "\n\n".join(parts)
