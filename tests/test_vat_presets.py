@@ -67,7 +67,7 @@ def test_long_comparison_preset_runs_every_arm_at_9000_steps_with_the_long_value
         monkeypatch.setitem(CPU_GRIDS, k, v)
     monkeypatch.setitem(CPU_GRIDS, "supervised_dropout_long", 0.75)
     runs = list(get_preset("cpu-vat-long").runs())
-    assert len(runs) == 5 * 8
+    assert len(runs) == 3 * 8      # (b) and the two baselines: the budget's cut (vat_study.ARMS_AT)
     by_arm = {}
     for r in runs:
         by_arm.setdefault(vat_study.arm_of(r.config), []).append(r.config)
@@ -79,7 +79,7 @@ def test_long_comparison_preset_runs_every_arm_at_9000_steps_with_the_long_value
         if arm in ("mean_teacher", "mean_teacher_vat/student", "mean_teacher_vat/teacher"):
             assert all({k: c[k] for k in PAPER_EMA} == PAPER_EMA and c["consistency_weight"] == long_weight
                        for c in configs), arm
-    assert {c["ema_schedule"] for c in by_arm["vat"]} == {RunConfig(**CPU_SCALE).ema_schedule}
+    assert set(by_arm) == {"mean_teacher_vat/teacher", "mean_teacher", "supervised"}
     assert {c["dropout"] for c in by_arm["supervised"]} == {0.75}
     short = {vat_study.arm_of(r.config): r.config for r in get_preset("cpu-vat").runs(seeds=[0])}
     assert short["mean_teacher_vat/teacher"]["steps"] == 3000
@@ -119,3 +119,17 @@ def test_target_comparisons_pair_each_arm_with_mean_teacher_by_hand():
     assert target.mean == pytest.approx(-2.0) and target.n == 3 and target.high == pytest.approx(-2.0)
     assert student.mean == pytest.approx(7.0) and student.low > 0
     assert vat_study.target_comparisons(runs[3:]) == []          # no Mean Teacher runs: nothing to pair
+
+
+def test_the_long_baselines_are_the_headline_runs_already_made(monkeypatch):
+    """cpu-vat-long's Mean Teacher and supervised-only are cpu-tables-long's runs (same identity, so the
+    same results files): the arms it shares cost nothing twice."""
+    from mtlib.results import run_key
+    tables = {run_key(r.config) for r in get_preset("cpu-tables-long").runs()}
+    monkeypatch.setitem(CPU_GRIDS, "vat_epsilon", CHOSEN["vat_epsilon"])
+    vat = {}
+    for r in get_preset("cpu-vat-long").runs():
+        vat.setdefault(vat_study.arm_of(r.config), set()).add(run_key(r.config))
+    assert len(vat["mean_teacher"]) == len(vat["supervised"]) == 8
+    assert vat["mean_teacher"] <= tables and vat["supervised"] <= tables
+    assert not vat["mean_teacher_vat/teacher"] & tables

@@ -617,13 +617,14 @@ def _cpu_vat(name, length, title):
     return Preset(name=name, title=title, notebook="book/mean_teacher_vat.ipynb",
                   label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
                   n_seeds=lambda n: len(CPU_GRIDS["seeds"]), default_seeds=tuple(CPU_GRIDS["seeds"]),
-                  variants=tuple((arm, (arm, None)) for arm in list(_vat_study.ARMS) + list(_vat_study.BASELINES)),
+                  variants=tuple((arm, (arm, None)) for arm in _vat_study.ARMS_AT[length] + _vat_study.BASELINES),
                   build=_vat_arm_builder(length), include=_vat_include)
 
 
 CPU_VAT = _cpu_vat("cpu-vat", LENGTH_SHORT, "CPU scale, 100 labels: VAT and Mean Teacher + VAT (a, b) at their "
                    "validated epsilon against Mean Teacher and supervised-only at theirs, paired seeds")
-CPU_VAT_LONG = _cpu_vat("cpu-vat-long", LENGTH_LONG, "Long CPU scale (9000 steps), 100 labels: the same arms, "
-                        "epsilon as validated at 3000 steps, Mean Teacher's weight and EMA as validated at 9000")
+CPU_VAT_LONG = _cpu_vat("cpu-vat-long", LENGTH_LONG, "Long CPU scale (9000 steps), 100 labels: Mean Teacher + VAT "
+                        "(b) at the epsilon validated at 3000 steps, Mean Teacher's weight and EMA as validated at "
+                        "9000, against Mean Teacher and supervised-only there")
 CPU_PRESETS += (CPU_VAT_VALIDATION, CPU_VAT, CPU_VAT_LONG)
 PRESETS.update({p.name: p for p in (CPU_VAT_VALIDATION, CPU_VAT, CPU_VAT_LONG)})
