@@ -130,3 +130,15 @@ def test_what_holds_is_built_from_the_confirmatory_side_only():
     nothing = confirmation.holds_markdown(confirmation.claim_frame(explore, {}))
     assert nothing.startswith("No claim has its confirmatory runs yet") and nothing.endswith(
         "14 of 14 claims wait for confirmatory runs (`python -m mtlib.reproduce run cpu-confirm`).")
+
+
+def test_disagreements_are_named_with_both_verdicts():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    assert confirmation.disagreements(confirmation.claim_frame(explore, {})) == \
+        "The two seed sets disagree on no claim (0 of 14 claims have both verdicts)."
+    explore["3000 steps", "pi"] = [result(s, "pi", 31.0 + s % 2, target=75.0) for s in range(8)]
+    text = confirmation.disagreements(confirmation.claim_frame(explore, confirm))
+    # a worse exploratory Π model turns two claims around there: Π − supervised-only and Mean Teacher − Π
+    assert text.startswith("The two seed sets disagree on 2 of the 14 claims that have both verdicts: ")
+    assert "Π model − Supervised-only, 3000 steps: not as predicted on seeds 0–7, confirmed on seeds 100–107; " in text
+    assert text.endswith("Mean Teacher − Π model, 3000 steps: as predicted on seeds 0–7, not confirmed on seeds 100–107.")

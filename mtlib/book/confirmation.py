@@ -182,3 +182,15 @@ def holds_markdown(frame):
         parts.append(f"{len(groups['waiting'])} of {len(frame)} claims wait for confirmatory runs "
                      f"(`python -m mtlib.reproduce run cpu-confirm`){named}.")
     return "\n\n".join(parts)
+
+
+def disagreements(frame):
+    """A sentence naming the claims of :func:`claim_frame` whose exploratory and confirmatory verdicts
+    disagree (or saying there is none yet, and how many claims have both verdicts)."""
+    both = frame[frame["the two"] != ""]
+    differ = both[both["the two"] == "disagree"]
+    if differ.empty:
+        return f"The two seed sets disagree on no claim ({len(both)} of {len(frame)} claims have both verdicts)."
+    named = "; ".join(f"{row['difference']}, {row['length']}: {row['exploratory verdict']} on seeds 0–7, "
+                      f"{row['confirmatory verdict']} on seeds 100–107" for _, row in differ.iterrows())
+    return f"The two seed sets disagree on {len(differ)} of the {len(both)} claims that have both verdicts: {named}."
