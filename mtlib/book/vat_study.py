@@ -23,9 +23,9 @@ LABELS = {"vat": "VAT", "mean_teacher_vat/student": "Mean Teacher + VAT (a)",
           "supervised": "supervised-only"}
 BASELINES = ("mean_teacher", "supervised")
 # the arms run at each length. At 9,000 steps only (b), the combination the paper's sentence suggests:
-# measured per training step (fp32, one thread, CPU scale), VAT costs 2.1, (a) 2.5 and (b) 1.7 Mean
-# Teacher steps, and every arm at both lengths would be about 20 CPU-hours on an AVX2 core, against a
-# budget of 12 for the whole chapter; the baselines at 9,000 steps are cpu-tables-long's own runs
+# per training step (benchmarks/vat_step_cost.py: fp32, one thread, CPU scale) VAT costs 1.9, (a) 2.2
+# and (b) 1.5 Mean Teacher steps, and every arm at both lengths would be about 18 CPU-hours on an AVX2
+# core, against a budget of 12 for the whole chapter; the baselines at 9,000 steps are cpu-tables-long's
 ARMS_AT = {LENGTH_SHORT: tuple(ARMS), LENGTH_LONG: ("mean_teacher_vat/teacher",)}
 
 
