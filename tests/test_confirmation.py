@@ -142,3 +142,14 @@ def test_disagreements_are_named_with_both_verdicts():
     assert text.startswith("The two seed sets disagree on 2 of the 14 claims that have both verdicts: ")
     assert "Π model − Supervised-only, 3000 steps: not as predicted on seeds 0–7, confirmed on seeds 100–107; " in text
     assert text.endswith("Mean Teacher − Π model, 3000 steps: as predicted on seeds 0–7, not confirmed on seeds 100–107.")
+
+
+def test_verdicts_made_leave_out_the_claims_still_waiting():
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    confirm["9000 steps", "pi"] = confirm["9000 steps", "pi"][:-1]      # three 9,000-step claims read the Π model
+    made = confirmation.verdicts_made(confirmation.claim_frame(explore, confirm))
+    assert len(made) == 14 - 3 and "mt-vs-pi@9000" not in made and "pi-vs-supervised@9000" not in made
+    assert made["pi-vs-supervised@3000"] == made["mt-vs-te@3000"] == "confirmed"
+    explore, confirm = made_up(range(8)), made_up(claims.CONFIRM_SEEDS)
+    assert confirmation.verdicts_made(confirmation.claim_frame(explore, confirm))["mt-vs-pi@9000"] == "not confirmed"
+    assert confirmation.verdicts_made(confirmation.claim_frame(explore, {})) == {}

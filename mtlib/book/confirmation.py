@@ -184,6 +184,12 @@ def holds_markdown(frame):
     return "\n\n".join(parts)
 
 
+def verdicts_made(frame):
+    """{claim id: confirmatory verdict} of the claims of :func:`claim_frame` whose confirmatory runs are
+    all made ("confirmed" or "not confirmed"; claims still waiting are left out)."""
+    return {c: v for c, v in frame["confirmatory verdict"].items() if v in ("confirmed", "not confirmed")}
+
+
 def disagreements(frame):
     """A sentence naming the claims of :func:`claim_frame` whose exploratory and confirmatory verdicts
     disagree (or saying there is none yet, and how many claims have both verdicts)."""
