@@ -2,7 +2,7 @@
 (the paired comparisons, refusing until the epsilons are chosen), and the chapter's configs are theirs."""
 import pytest
 
-from mtlib.book import vat_study
+from mtlib.book import vat_claims, vat_study
 from mtlib.config import RunConfig
 from mtlib.reproduce.presets import get_preset
 from mtlib.scales import CPU_GRIDS, CPU_SCALE, NotChosenYet
@@ -26,7 +26,9 @@ def test_validation_preset_runs_every_arm_at_every_epsilon_on_seeds_0_to_3():
     for r in runs:
         c = r.config
         assert (c["n_labels"], c["n_val"], c["steps"], c["vat_xi"], c["vat_power_iterations"]) == (100, 1000, 3000, 1e-3, 1)
-        assert c["vat_weight"] == 1.0 and c["vat_entmin_weight"] == 0.0 and r.metric == "ema_val_error"
+        assert c["vat_weight"] == 1.0 and c["vat_entmin_weight"] == 0.0
+        # each arm's reported model: VAT's network itself (as vat_tf evaluates it), the combinations' EMA
+        assert r.metric == ("student_val_error" if c["method"] == "vat" else "ema_val_error")
         if c["method"] == "mean_teacher_vat":
             assert c["consistency_weight"] == CPU_GRIDS["method_weights"]["mean_teacher"]
         expected = {k: v for k, v in CPU_SCALE.items() if k != "consistency_weight"}
@@ -50,7 +52,7 @@ def test_comparison_preset_once_chosen(monkeypatch):
         by_arm.setdefault(vat_study.arm_of(r.config), []).append(r.config)
     assert sorted(by_arm) == sorted(list(vat_study.ARMS) + ["mean_teacher", "supervised"])
     for arm, configs in by_arm.items():
-        assert sorted(c["seed"] for c in configs) == list(range(8))
+        assert sorted(c["seed"] for c in configs) == list(range(100, 108))      # the claims' seeds
         assert all(c["steps"] == 3000 and c["n_val"] == 0 for c in configs)
         if arm in vat_study.ARMS:
             assert {c["vat_epsilon"] for c in configs} == {CHOSEN["vat_epsilon"][arm]}
@@ -81,7 +83,7 @@ def test_long_comparison_preset_runs_every_arm_at_9000_steps_with_the_long_value
                        for c in configs), arm
     assert set(by_arm) == {"mean_teacher_vat/teacher", "mean_teacher", "supervised"}
     assert {c["dropout"] for c in by_arm["supervised"]} == {0.75}
-    short = {vat_study.arm_of(r.config): r.config for r in get_preset("cpu-vat").runs(seeds=[0])}
+    short = {vat_study.arm_of(r.config): r.config for r in get_preset("cpu-vat").runs(seeds=[100])}
     assert short["mean_teacher_vat/teacher"]["steps"] == 3000
     assert short["mean_teacher_vat/teacher"]["consistency_weight"] == CPU_GRIDS["method_weights"]["mean_teacher"]
 
@@ -94,7 +96,7 @@ def test_the_chapters_configs_are_the_presets(monkeypatch):
     assert sorted(c.to_dict().__repr__() for c in chapter) == sorted(c.to_dict().__repr__() for c in preset)
     for k, v in CHOSEN.items():
         monkeypatch.setitem(CPU_GRIDS, k, v)
-    chapter = vat_study.comparison_configs(base, CPU_GRIDS["seeds"], vat_study.book_epsilons())
+    chapter = vat_study.comparison_configs(base, vat_claims.SEEDS, vat_study.book_epsilons())
     preset = [RunConfig.from_dict(r.config) for r in get_preset("cpu-vat").runs()]
     assert sorted(map(repr, chapter)) == sorted(map(repr, preset))
 
@@ -121,15 +123,17 @@ def test_target_comparisons_pair_each_arm_with_mean_teacher_by_hand():
     assert vat_study.target_comparisons(runs[3:]) == []          # no Mean Teacher runs: nothing to pair
 
 
-def test_the_long_baselines_are_the_headline_runs_already_made(monkeypatch):
-    """cpu-vat-long's Mean Teacher and supervised-only are cpu-tables-long's runs (same identity, so the
-    same results files): the arms it shares cost nothing twice."""
+@pytest.mark.parametrize("name, length", [("cpu-vat", "3000 steps"), ("cpu-vat-long", "9000 steps")])
+def test_the_baselines_are_the_confirmatory_runs_already_made(monkeypatch, name, length):
+    """cpu-vat's and cpu-vat-long's Mean Teacher and supervised-only are cpu-confirm's runs at that length
+    (same identity, so the same results files): the arms they share cost nothing twice."""
     from mtlib.results import run_key
-    tables = {run_key(r.config) for r in get_preset("cpu-tables-long").runs()}
+    confirm = {run_key(r.config) for r in get_preset("cpu-confirm").runs()}
     monkeypatch.setitem(CPU_GRIDS, "vat_epsilon", CHOSEN["vat_epsilon"])
     vat = {}
-    for r in get_preset("cpu-vat-long").runs():
+    for r in get_preset(name).runs():
         vat.setdefault(vat_study.arm_of(r.config), set()).add(run_key(r.config))
     assert len(vat["mean_teacher"]) == len(vat["supervised"]) == 8
-    assert vat["mean_teacher"] <= tables and vat["supervised"] <= tables
-    assert not vat["mean_teacher_vat/teacher"] & tables
+    assert vat["mean_teacher"] <= confirm and vat["supervised"] <= confirm
+    for arm in vat_study.ARMS_AT[length]:
+        assert len(vat[arm]) == 8 and not vat[arm] & confirm

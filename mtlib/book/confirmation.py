@@ -40,7 +40,7 @@ def unlogged_runs(claim, results, seeds):
                for r in results.get((claim.length, arm), []) if r.config["seed"] in set(seeds))
 
 
-def _side(claim, results, seeds):
+def side_verdict(claim, results, seeds):
     """(Paired A − B, verdict) of ``claim`` on ``seeds``, or (None, what it waits for): "not run yet: n
     runs" where runs are missing, "not logged: n runs ..." where runs lack the claim's metric."""
     missing, unlogged = missing_runs(claim, results, seeds), unlogged_runs(claim, results, seeds)
@@ -59,13 +59,13 @@ def _sides(explore, confirm, claim):
 def claim_rows(explore, confirm, claims=CLAIMS):
     """One dict per claim: its difference and length, then for the exploratory (``explore`` on
     EXPLORE_SEEDS) and the confirmatory side (``confirm`` on the claim's seeds) the paired mean with its
-    interval and the verdict (or what the side waits for, :func:`_side`), and whether the two
+    interval and the verdict (or what the side waits for, :func:`side_verdict`), and whether the two
     verdicts agree. A pair computed in two precisions is refused (``stats.check_one_precision``)."""
     rows = []
     for claim in claims:
         row = {"claim": claim.id, "difference": difference(claim), "length": claim.length}
         for side, results, seeds in _sides(explore, confirm, claim):
-            paired, verdict = _side(claim, results, seeds)
+            paired, verdict = side_verdict(claim, results, seeds)
             row[side] = "" if paired is None else f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]"
             row[f"{side} verdict"] = verdict
         row["the two"] = AGREE.get((row["exploratory verdict"], row["confirmatory verdict"]), "")
@@ -86,7 +86,7 @@ def claim_comparisons(explore, confirm, claims=CLAIMS):
     labels, comparisons = [], []
     for claim in claims:
         for side, results, seeds in _sides(explore, confirm, claim):
-            paired, _ = _side(claim, results, seeds)
+            paired, _ = side_verdict(claim, results, seeds)
             if paired is not None:
                 labels.append(f"{difference(claim)}, {claim.length}; {side} seeds {min(seeds)}–{max(seeds)}")
                 comparisons.append(paired)
@@ -184,10 +184,11 @@ def holds_markdown(frame):
     return "\n\n".join(parts)
 
 
-def verdicts_made(frame):
-    """{claim id: confirmatory verdict} of the claims of :func:`claim_frame` whose confirmatory runs are
-    all made ("confirmed" or "not confirmed"; claims still waiting are left out)."""
-    return {c: v for c, v in frame["confirmatory verdict"].items() if v in ("confirmed", "not confirmed")}
+def verdicts_made(frame, column="confirmatory verdict"):
+    """{claim id: confirmatory verdict} of the claims of :func:`claim_frame` (or of a frame whose
+    ``column`` holds the verdicts) whose confirmatory runs are all made ("confirmed" or "not
+    confirmed"; claims still waiting are left out)."""
+    return {c: v for c, v in frame[column].items() if v in ("confirmed", "not confirmed")}
 
 
 def disagreements(frame):

@@ -11,8 +11,8 @@ and supervised-only at their own validated values on paired seeds (``comparisons
 """
 import pandas as pd
 
-from mtlib.book import stats, validation
-from mtlib.scales import CPU_GRIDS, LENGTH_LONG, LENGTH_SHORT, LENGTHS, NotChosenYet, chosen, chosen_knobs
+from mtlib.book import stats, validation, vat_claims
+from mtlib.scales import CPU_GRIDS, CPU_SCALE, LONG, LENGTH_LONG, LENGTH_SHORT, LENGTHS, NotChosenYet, chosen, chosen_knobs
 
 # arm name (the key of CPU_GRIDS["vat_epsilon"]): its method and vat_target
 ARMS = {"vat": dict(method="vat", vat_target="student"),
@@ -109,8 +109,9 @@ PAIRS = [(arm, base) for base in BASELINES for arm in ARMS] + [
     ("mean_teacher_vat/student", "vat"), ("mean_teacher_vat/teacher", "mean_teacher_vat/student")]
 
 
-def comparisons(results, metric="ema_test_error"):
-    """[stats.Paired] of ``PAIRS`` on the seeds both arms have (A − B, final ``metric``)."""
+def comparisons(results, metric=None):
+    """[stats.Paired] of ``PAIRS`` on the seeds both arms have (A − B, final ``metric``; None: the error
+    of the model each arm reports, ``Method.reported_model``: VAT's network itself, the others' EMA)."""
     groups = _by_arm(results)
     return [stats.compare(groups[a], groups[b], LABELS[a], LABELS[b], metric=metric) for a, b in PAIRS
             if a in groups and b in groups]
@@ -136,3 +137,60 @@ def target_comparisons(results, window=None):
                 out.append(stats.compare_values(groups[arm], groups["mean_teacher"], f"{LABELS[arm]}: {what}",
                                                 f"Mean Teacher's {what}", lambda r, c=column: errors(r, c, window)))
     return out
+
+
+def length_of(result):
+    """The name of the length (``mtlib.scales.LENGTHS``) a run was trained at; ValueError for another."""
+    c = result.config if hasattr(result, "config") else result
+    for name, changes in LENGTHS.items():   # a length is the CPU scale's steps and ramps with its changes
+        if all(c[k] == v for k, v in {**{k: CPU_SCALE[k] for k in LONG}, **changes}.items()):
+            return name
+    raise ValueError(f"a run of {c['steps']} steps is at none of the lengths {list(LENGTHS)}")
+
+
+def claim_results(results):
+    """{(length, arm): [RunResult]} of ``results`` (runs of both lengths together), as
+    ``mtlib.book.claims.verdicts`` reads them; a run at neither length (another scale's) is not one of
+    the claims' and is left out."""
+    out = {}
+    for r in results:
+        try:
+            key = length_of(r), arm_of(r)
+        except ValueError:
+            continue
+        out.setdefault(key, []).append(r)
+    return out
+
+
+def claim_rows(results, claims=vat_claims.CLAIMS):
+    """One dict per claim of ``mtlib.book.vat_claims``: its difference and length, the paired mean with
+    its 95 % interval on the claim's seeds and the verdict ("confirmed" / "not confirmed"), or what it
+    waits for ("not run yet: n runs"; ``mtlib.book.confirmation.side_verdict``)."""
+    from mtlib.book.confirmation import side_verdict
+
+    grouped, rows = claim_results(results), []
+    for claim in claims:
+        paired, verdict = side_verdict(claim, grouped, claim.seeds)
+        rows.append({"claim": claim.id, "difference": f"{LABELS[claim.a]} − {LABELS[claim.b]}",
+                     "length": claim.length, "seeds": f"{min(claim.seeds)}–{max(claim.seeds)}",
+                     "A − B (points)": "" if paired is None else f"{paired.mean:+.2f} [{paired.low:+.2f}, {paired.high:+.2f}]",
+                     "verdict": verdict})
+    return rows
+
+
+def claim_frame(results, claims=vat_claims.CLAIMS):
+    """:func:`claim_rows` as a DataFrame indexed by claim id."""
+    return pd.DataFrame(claim_rows(results, claims)).set_index("claim")
+
+
+def claim_comparisons(results, claims=vat_claims.CLAIMS):
+    """``(labels, [stats.Paired])`` of the claims whose runs are all made, for ``plots.forest_plot``."""
+    from mtlib.book.confirmation import side_verdict
+
+    grouped, labels, out = claim_results(results), [], []
+    for claim in claims:
+        paired, _ = side_verdict(claim, grouped, claim.seeds)
+        if paired is not None:
+            labels.append(f"{LABELS[claim.a]} − {LABELS[claim.b]}, {claim.length}")
+            out.append(paired)
+    return labels, out

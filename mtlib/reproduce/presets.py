@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mtlib.book import paper as _paper
+from mtlib.book import vat_claims as _vat_claims
 from mtlib.book import vat_study as _vat_study
 from mtlib.book.ablations import COLLAPSE, COLLAPSE_NAME, figure4_points
 from mtlib.config import RunConfig
@@ -611,12 +612,13 @@ CPU_VAT_VALIDATION = Preset(
     variants=tuple((f"{arm}, eps={e:g}", (arm, e, dict(n_val=CPU_GRIDS["validation_n_val"])))
                    for e in CPU_GRIDS["vat_epsilons"] for arm in _vat_study.ARMS),
     build=_vat_arm_builder(), include=_vat_include)
-# 8 paired seeds at each length: the three arms at their chosen epsilon, Mean Teacher and supervised-only
-# at their validated values; refuses (NotChosenYet) while CPU_GRIDS["vat_epsilon"] (or a baseline's value) is None
+# the seeds of the chapter's claims (mtlib.book.vat_claims, 100-107) at each length: the arms at their chosen
+# epsilon, Mean Teacher and supervised-only at their validated values (cpu-confirm's runs, the same files);
+# refuses (NotChosenYet) while CPU_GRIDS["vat_epsilon"] (or a baseline's value) is None
 def _cpu_vat(name, length, title):
     return Preset(name=name, title=title, notebook="book/mean_teacher_vat.ipynb",
                   label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
-                  n_seeds=lambda n: len(CPU_GRIDS["seeds"]), default_seeds=tuple(CPU_GRIDS["seeds"]),
+                  n_seeds=lambda n: len(_vat_claims.SEEDS), default_seeds=tuple(_vat_claims.SEEDS),
                   variants=tuple((arm, (arm, None)) for arm in _vat_study.ARMS_AT[length] + _vat_study.BASELINES),
                   build=_vat_arm_builder(length), include=_vat_include)
 

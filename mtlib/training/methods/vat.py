@@ -95,6 +95,7 @@ class VAT(_VirtualAdversarial, Method):
     Logged: the student's prediction at x + r_adv against its clean prediction (the target)."""
 
     name = "vat"
+    reported_model = "student"     # vat_tf evaluates the network itself, no EMA of its weights (settings page)
 
     def loss(self, x, labels, index, step, weight):
         x_student = self.augment(x, self.generator)
