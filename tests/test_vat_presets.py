@@ -15,7 +15,8 @@ def test_the_epsilon_grid_brackets_vat_tfs_relative_size_and_xi_is_fixed():
     eps = CPU_GRIDS["vat_epsilons"]
     assert len(eps) == 3 == len(CPU_GRIDS["validation_weights"])       # the same grid size as the weights
     assert eps[0] * 2 == eps[1] == eps[2] / 2 == 2.7                   # 0.5x, 1x, 2x of 8 x 18.7 / 55.4
-    assert CPU_GRIDS["vat_xi"] == 1e-3 and CPU_GRIDS["vat_epsilon"] is None
+    assert CPU_GRIDS["vat_xi"] == 1e-3 and set(CPU_GRIDS["vat_epsilon"]) == set(vat_study.ARMS)
+    assert set(CPU_GRIDS["vat_epsilon"].values()) <= set(eps)             # chosen from the grid
 
 
 def test_validation_preset_runs_every_arm_at_every_epsilon_on_seeds_0_to_3():
@@ -35,7 +36,8 @@ def test_validation_preset_runs_every_arm_at_every_epsilon_on_seeds_0_to_3():
         assert {k: c[k] for k in expected} == {k: RunConfig(**CPU_SCALE).to_dict()[k] for k in expected}
 
 
-def test_comparison_preset_refuses_naming_the_values_it_waits_for():
+def test_comparison_preset_refuses_naming_the_values_it_waits_for(monkeypatch):
+    monkeypatch.setitem(CPU_GRIDS, "vat_epsilon", None)
     preset = get_preset("cpu-vat")
     with pytest.raises(NotChosenYet, match=r'CPU_GRIDS\["vat_epsilon"\].*cpu-vat-validation'):
         list(preset.runs())
@@ -137,3 +139,9 @@ def test_the_baselines_are_the_confirmatory_runs_already_made(monkeypatch, name,
     assert vat["mean_teacher"] <= confirm and vat["supervised"] <= confirm
     for arm in vat_study.ARMS_AT[length]:
         assert len(vat[arm]) == 8 and not vat[arm] & confirm
+
+
+@pytest.mark.parametrize("name", ["cpu-vat-validation", "cpu-vat", "cpu-vat-long"])
+def test_the_vat_presets_write_to_the_cpu_results(name):
+    """Their results files belong with the CPU scale's (book/results/cpu), where the chapter reads them."""
+    assert get_preset(name).scale == "cpu"

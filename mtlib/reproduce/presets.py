@@ -608,7 +608,7 @@ CPU_VAT_VALIDATION = Preset(
     name="cpu-vat-validation", title="CPU scale: each VAT arm's epsilon (VAT, Mean Teacher + VAT a and b), read "
     "from validation error", notebook="book/mean_teacher_vat.ipynb", label_counts=(CPU_SCALE["n_labels"],),
     methods=("vat", "mean_teacher_vat"), n_seeds=lambda n: len(CPU_GRIDS["validation_seeds"]),
-    default_seeds=tuple(CPU_GRIDS["validation_seeds"]), metric="ema_val_error",
+    default_seeds=tuple(CPU_GRIDS["validation_seeds"]), metric="ema_val_error", scale="cpu",
     variants=tuple((f"{arm}, eps={e:g}", (arm, e, dict(n_val=CPU_GRIDS["validation_n_val"])))
                    for e in CPU_GRIDS["vat_epsilons"] for arm in _vat_study.ARMS),
     build=_vat_arm_builder(), include=_vat_include)
@@ -616,7 +616,7 @@ CPU_VAT_VALIDATION = Preset(
 # epsilon, Mean Teacher and supervised-only at their validated values (cpu-confirm's runs, the same files);
 # refuses (NotChosenYet) while CPU_GRIDS["vat_epsilon"] (or a baseline's value) is None
 def _cpu_vat(name, length, title):
-    return Preset(name=name, title=title, notebook="book/mean_teacher_vat.ipynb",
+    return Preset(name=name, title=title, notebook="book/mean_teacher_vat.ipynb", scale="cpu",
                   label_counts=(CPU_SCALE["n_labels"],), methods=("vat", "mean_teacher_vat") + _vat_study.BASELINES,
                   n_seeds=lambda n: len(_vat_claims.SEEDS), default_seeds=tuple(_vat_claims.SEEDS),
                   variants=tuple((arm, (arm, None)) for arm in _vat_study.ARMS_AT[length] + _vat_study.BASELINES),
