@@ -24,7 +24,10 @@
 #  10b. the Mean Teacher chapter's exercises 2-4 (cpu-mean-teacher-exercises, 20 runs);
 #  11. the label-count curve's new counts (cpu-label-curve, 60 runs);
 #  12. the confirmatory runs of mtlib/book/claims.py, seeds 100-107, both lengths (cpu-confirm, 88 runs);
-#  13. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs).
+#  13. VAT's and Mean Teacher + VAT's epsilon on validation (cpu-vat-validation, 36 runs);
+#  14. the VAT chapter's claims (mtlib/book/vat_claims.py), seeds 100-107, once epsilon is chosen: VAT and
+#      Mean Teacher + VAT (a, b) at 3,000 steps (cpu-vat, 24 new runs; its baselines are cpu-confirm's) and
+#      (b) at 9,000 steps (cpu-vat-long, 8 new runs).
 # The short 3,000-step runs of 10, 10b and 11 go before 8 and 9 (a session that ends mid-run loses
 # its 9,000-step checkpoints with the machine; the short runs finish within one).
 # Run from a clean commit, one per core:   for i in 0 1; do bash research/queue.sh $i 2 & done
@@ -54,3 +57,5 @@ done
 "$PY" -m mtlib.reproduce run cpu-confirm --seeds 0 1 2 3 4 5 6 7 --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-confirm --shard "$i/$n"
 "$PY" -m mtlib.reproduce run cpu-vat-validation --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-vat --shard "$i/$n"
+"$PY" -m mtlib.reproduce run cpu-vat-long --shard "$i/$n"

@@ -25,8 +25,8 @@ BASELINES = ("mean_teacher", "supervised")
 # the arms run at each length. At 9,000 steps only (b), the combination the paper's sentence suggests:
 # per training step (benchmarks/vat_step_cost.py: fp32, one thread, CPU scale) VAT costs 1.9, (a) 2.2
 # and (b) 1.5 Mean Teacher steps, and every arm at both lengths would be about 18 CPU-hours on an AVX2
-# core, against a budget of 12 for the whole chapter; the baselines at 9,000 steps are cpu-tables-long's
-# own runs
+# core, against a budget of 12 for the whole chapter; the baselines at both lengths are cpu-confirm's runs
+# on the same seeds (mtlib.book.vat_claims)
 ARMS_AT = {LENGTH_SHORT: tuple(ARMS), LENGTH_LONG: ("mean_teacher_vat/teacher",)}
 
 
