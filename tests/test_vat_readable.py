@@ -72,3 +72,25 @@ def test_the_cpu_scales_xi_finds_h_d_where_1e_minus_6_does_not():
     cos = probe_cosines(model, x, [1e-6, CPU_GRIDS["vat_xi"]])
     assert cos[CPU_GRIDS["vat_xi"]].median() > 0.99
     assert cos[1e-6].median() < 0.9
+
+
+def test_exercise_4s_solution_prints_what_its_text_says():
+    """The VAT chapter's exercise 4 (does the random start matter?): its solution's code, run as printed,
+    gives VAT's |cos| between 0.13 and 0.84 and (b)'s 1.00 on every image, as its text says."""
+    import contextlib
+    import io
+    import re
+
+    text = "".join(c for cell in json.loads(CHAPTER.read_text())["cells"] if cell["cell_type"] == "markdown"
+                   for c in cell["source"])
+    blocks = re.findall(r"\*\*4\. Does the random start matter\?\*\*.*?~~~python\n(.*?)~~~", text, re.S)
+    assert len(blocks) == 1, "exercise 4's solution must hold one ~~~python block"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(blocks[0], "exercise-4", "exec"), {})
+    rows = {line.split(" ", 1)[0]: [float(v) for v in re.findall(r"\d\.\d*", line)]
+            for line in out.getvalue().splitlines()}
+    assert len(rows["VAT"]) == len(rows["(b)"]) == 8
+    assert (min(rows["VAT"]), max(rows["VAT"])) == (0.13, 0.84)
+    assert rows["(b)"] == [1.0] * 8
+    assert "between 0.13 and 0.84" in text and "(b)'s 1.00 on all eight" in text
